@@ -1,0 +1,123 @@
+"""ERP posting API (sales orders, invoices, credit memos): adapter and activities.
+
+Documents are keyed by an external reference, so a repeated post finds the existing document
+instead of booking a second one. Every posting's status is recorded in the store as it goes
+(activities/posting_record.py), which is what finance reads through /v1/erp-postings.
+"""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+from temporalio import activity
+
+from activities.posting_record import post_recorded
+from activities.vendor_http import OrderCall, attempt, call, parse
+from canonical.erp_postings import PostingDraft, PostingKind
+from canonical.references import invoice_reference, sales_order_reference
+from canonical.steps import Done, ErpDocument, LineQuantity
+
+VENDOR = "erp"
+REJECTIONS = {"validation_error", "document_cancelled"}
+
+
+class _Document(BaseModel):
+    document_number: str
+    type: Literal["sales_order", "invoice", "credit_memo"]
+    external_reference: str
+    amount: int
+    status: str
+    posted_at: datetime | None = None
+
+
+class _Documents(BaseModel):
+    data: list[_Document]
+
+
+class BookSalesOrder(OrderCall):
+    amount: int
+    currency: str
+    lines: list[LineQuantity]
+
+
+class PostInvoice(OrderCall):
+    shipment_id: str
+    sales_order: str
+    amount: int
+    currency: str
+    lines: list[LineQuantity]
+
+
+def _document(doc: _Document, shipment_id: str | None = None) -> ErpDocument:
+    return ErpDocument(kind=doc.type, document_number=doc.document_number, external_reference=doc.external_reference,
+                       amount=doc.amount, shipment_id=shipment_id, attempt=attempt())
+
+
+async def _find(kind: PostingKind, reference: str, correlation_id: str) -> _Document | None:
+    body = await call(VENDOR, "GET", "/documents", params={"external_reference": reference, "type": kind},
+                      correlation_id=correlation_id)
+    docs = parse(VENDOR, _Documents, body).data
+    return docs[0] if docs else None
+
+
+async def _post(draft: PostingDraft, path: str, links: dict[str, str], inp: OrderCall,
+                lines: list[LineQuantity]) -> _Document:
+    """Post one document (the external reference is also the idempotency key), recorded in the store."""
+
+    async def post() -> _Document:
+        body = await call(
+            VENDOR, "POST", path,
+            json={"external_reference": draft.reference, "order_id": inp.order_id, **links,
+                  "amount": draft.amount, "currency": draft.currency,
+                  "lines": [ln.model_dump() for ln in lines]},
+            idempotency_key=draft.reference, correlation_id=inp.correlation_id, business_codes=REJECTIONS,
+        )
+        return parse(VENDOR, _Document, body)
+
+    return await post_recorded(draft, find=lambda: _find(draft.kind, draft.reference, inp.correlation_id),
+                               post=post)
+
+
+@activity.defn
+async def book_sales_order(inp: BookSalesOrder) -> ErpDocument:
+    draft = PostingDraft(kind="sales_order", reference=sales_order_reference(inp.order_id),
+                         order_id=inp.order_id, amount=inp.amount, currency=inp.currency)
+    return _document(await _post(draft, "/sales-orders", {}, inp, inp.lines))
+
+
+@activity.defn
+async def cancel_sales_order(inp: OrderCall) -> Done:
+    ref = sales_order_reference(inp.order_id)
+    body = await call(VENDOR, "GET", "/documents", params={"external_reference": ref},
+                      correlation_id=inp.correlation_id)
+    docs = parse(VENDOR, _Documents, body).data
+    if not docs:
+        return Done(detail="no sales order: nothing to undo", attempt=attempt())
+    await call(VENDOR, "POST", f"/sales-orders/{docs[0].document_number}/cancel", json={},
+               idempotency_key=f"{inp.order_id}:sales-order-cancel", correlation_id=inp.correlation_id)
+    return Done(detail=f"cancelled {docs[0].document_number}", attempt=attempt())
+
+
+@activity.defn
+async def post_invoice(inp: PostInvoice) -> ErpDocument:
+    draft = PostingDraft(kind="invoice", reference=invoice_reference(inp.order_id, inp.shipment_id),
+                         order_id=inp.order_id, amount=inp.amount, currency=inp.currency,
+                         shipment_id=inp.shipment_id)
+    doc = await _post(draft, "/invoices", {"sales_order": inp.sales_order}, inp, inp.lines)
+    return _document(doc, inp.shipment_id)
+
+
+class PostCreditMemo(OrderCall):
+    reference: str
+    """Business key of the refund the memo books, e.g. `{order_id}:credit-memo:{shipment_id}`."""
+    invoice: str
+    amount: int
+    currency: str
+    lines: list[LineQuantity]
+
+
+@activity.defn
+async def post_credit_memo(inp: PostCreditMemo) -> ErpDocument:
+    draft = PostingDraft(kind="credit_memo", reference=inp.reference, order_id=inp.order_id,
+                         amount=inp.amount, currency=inp.currency)
+    return _document(await _post(draft, "/credit-memos", {"invoice": inp.invoice}, inp, inp.lines))

@@ -1,0 +1,77 @@
+"""Fulfilment node / carrier (shipment requests): adapter and activities.
+
+Dispatch and pick rejections come back as signed webhooks through the API, not from here.
+"""
+
+from pydantic import BaseModel
+from temporalio import activity
+
+from activities.vendor_http import OrderCall, attempt, call, parse
+from canonical.steps import Done, LineQuantity, ShipmentRequest
+
+VENDOR = "fulfillment"
+
+
+class _Request(BaseModel):
+    request_id: str
+    status: str
+
+
+class _Requests(BaseModel):
+    data: list[_Request]
+
+
+class RequestShipment(OrderCall):
+    node: str
+    lines: list[LineQuantity]
+    ship_to: dict[str, str | None]
+
+
+def _reference(order_id: str) -> str:
+    return f"{order_id}:ship"
+
+
+@activity.defn
+async def request_shipment(inp: RequestShipment) -> ShipmentRequest:
+    body = await call(
+        VENDOR, "POST", "/shipment-requests",
+        json={"reference": _reference(inp.order_id), "order_id": inp.order_id, "node": inp.node,
+              "lines": [ln.model_dump() for ln in inp.lines], "ship_to": inp.ship_to},
+        idempotency_key=_reference(inp.order_id), correlation_id=inp.correlation_id,
+    )
+    req = parse(VENDOR, _Request, body)
+    return ShipmentRequest(request_id=req.request_id, node=inp.node, attempt=attempt())
+
+
+@activity.defn
+async def cancel_shipment_request(inp: OrderCall) -> Done:
+    """Undo-if-done. Raises a BusinessRejection `already_dispatched` once goods have left."""
+    body = await call(VENDOR, "GET", "/shipment-requests", params={"reference": _reference(inp.order_id)},
+                      correlation_id=inp.correlation_id)
+    found = parse(VENDOR, _Requests, body).data
+    if not found:
+        return Done(detail="no shipment request: nothing to undo", attempt=attempt())
+    await call(
+        VENDOR, "POST", f"/shipment-requests/{found[0].request_id}/cancel", json={},
+        idempotency_key=f"{inp.order_id}:ship-cancel", correlation_id=inp.correlation_id,
+        business_codes={"already_dispatched"},
+    )
+    return Done(detail=f"cancelled {found[0].request_id}", attempt=attempt())
+
+
+class RequestReturn(OrderCall):
+    return_id: str
+    lines: list[LineQuantity]
+
+
+@activity.defn
+async def request_return(inp: RequestReturn) -> Done:
+    """Ask the node to receive and inspect the goods; it answers with a `return.received` webhook."""
+    reference = f"{inp.order_id}:return:{inp.return_id}"
+    body = await call(
+        VENDOR, "POST", "/returns",
+        json={"reference": reference, "order_id": inp.order_id, "return_id": inp.return_id,
+              "lines": [ln.model_dump() for ln in inp.lines]},
+        idempotency_key=reference, correlation_id=inp.correlation_id,
+    )
+    return Done(detail=f"return {body.get('request_id', '')} accepted", attempt=attempt())

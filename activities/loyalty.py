@@ -1,0 +1,177 @@
+"""Loyalty engine (points blocks): adapter and activities."""
+
+from pydantic import BaseModel
+from temporalio import activity
+
+from activities.vendor_http import OrderCall, attempt, call, parse
+from canonical.steps import Done, PointsEarned, PointsReservation, PointsTakenBack
+
+VENDOR = "loyalty"
+
+
+class _Block(BaseModel):
+    block_id: str
+    member_id: str
+    points: int
+    spent: int
+    released: int
+
+
+class _Blocks(BaseModel):
+    data: list[_Block]
+
+
+class ReservePoints(OrderCall):
+    member_id: str
+    points: int
+
+
+class PointsMove(OrderCall):
+    """Spend or release points of the order's block. `points=None` releases all that is still open."""
+
+    points: int | None
+    tag: str
+    """Distinguishes separate moves of one order in the idempotency key (e.g. an event id)."""
+
+
+def _reference(order_id: str) -> str:
+    return f"{order_id}:points-reserve"
+
+
+async def _find_block(inp: OrderCall) -> _Block | None:
+    body = await call(VENDOR, "GET", "/blocks", params={"reference": _reference(inp.order_id)},
+                      correlation_id=inp.correlation_id)
+    blocks = parse(VENDOR, _Blocks, body).data
+    return blocks[0] if blocks else None
+
+
+@activity.defn
+async def reserve_points(inp: ReservePoints) -> PointsReservation:
+    body = await call(
+        VENDOR, "POST", f"/members/{inp.member_id}/blocks",
+        json={"points": inp.points, "reference": _reference(inp.order_id), "order_id": inp.order_id},
+        idempotency_key=_reference(inp.order_id),
+        correlation_id=inp.correlation_id,
+        business_codes={"insufficient_points"},
+    )
+    block = parse(VENDOR, _Block, body)
+    return PointsReservation(reservation_id=block.block_id, member_id=block.member_id, points=block.points,
+                             attempt=attempt())
+
+
+async def _move(inp: PointsMove, action: str) -> Done:
+    block = await _find_block(inp)
+    if block is None:
+        return Done(detail="no points block: nothing to undo", attempt=attempt())
+    open_points = block.points - block.spent - block.released
+    if inp.points is None and open_points == 0:
+        return Done(detail="nothing left open", attempt=attempt())
+    await call(
+        VENDOR, "POST", f"/blocks/{block.block_id}/{action}",
+        json={"points": inp.points},
+        idempotency_key=f"{inp.order_id}:points-{action}:{inp.tag}",
+        correlation_id=inp.correlation_id,
+    )
+    return Done(detail=f"{action} {inp.points if inp.points is not None else open_points} points", attempt=attempt())
+
+
+@activity.defn
+async def release_points(inp: PointsMove) -> Done:
+    return await _move(inp, "release")
+
+
+@activity.defn
+async def spend_points(inp: PointsMove) -> Done:
+    return await _move(inp, "spend")
+
+
+# ---- earning (on completion) and the return-time corrections --------------------------------------
+
+
+class EarnPoints(OrderCall):
+    """Earn on the money actually captured; the engine applies the member's tier rate."""
+
+    member_id: str
+    amount: int
+    currency: str
+
+
+class TakeBackPoints(OrderCall):
+    """Take back points earned on refunded money (the tier may move down)."""
+
+    member_id: str
+    points: int
+    tag: str
+    """Distinguishes separate take-backs of one order in the idempotency key (e.g. the return id)."""
+
+
+class GiveBackPoints(OrderCall):
+    """Give back points redeemed on returned goods."""
+
+    member_id: str
+    points: int
+    tag: str
+
+
+class _TierMove(BaseModel):
+    member_id: str
+    tier_before: str
+    tier_after: str
+
+
+class _Member(BaseModel):
+    tier: str
+
+
+class _Earned(_TierMove):
+    points_earned: int
+
+
+class _TakenBack(_TierMove):
+    points_taken_back: int
+
+
+def _movement_body(inp: OrderCall, reference: str, **fields: object) -> dict[str, object]:
+    return {**fields, "reference": reference, "order_id": inp.order_id}
+
+
+@activity.defn
+async def earn_points(inp: EarnPoints) -> PointsEarned:
+    key = f"{inp.order_id}:points-earn"
+    body = await call(
+        VENDOR, "POST", f"/members/{inp.member_id}/earn",
+        json=_movement_body(inp, key, amount=inp.amount, currency=inp.currency),
+        idempotency_key=key, correlation_id=inp.correlation_id,
+    )
+    earned = parse(VENDOR, _Earned, body)
+    return PointsEarned(member_id=earned.member_id, points=earned.points_earned, tier_before=earned.tier_before,
+                        tier_after=earned.tier_after, attempt=attempt())
+
+
+@activity.defn
+async def take_back_points(inp: TakeBackPoints) -> PointsTakenBack:
+    key = f"{inp.order_id}:points-take-back:{inp.tag}"
+    if inp.points <= 0:  # nothing earned on what was refunded: no call, the tier stands
+        member = parse(VENDOR, _Member, await call(VENDOR, "GET", f"/members/{inp.member_id}",
+                                                  correlation_id=inp.correlation_id))
+        return PointsTakenBack(member_id=inp.member_id, points=0, tier_before=member.tier, tier_after=member.tier,
+                               attempt=attempt())
+    body = await call(
+        VENDOR, "POST", f"/members/{inp.member_id}/take-back",
+        json=_movement_body(inp, key, points=inp.points), idempotency_key=key, correlation_id=inp.correlation_id,
+    )
+    taken = parse(VENDOR, _TakenBack, body)
+    return PointsTakenBack(member_id=taken.member_id, points=taken.points_taken_back, tier_before=taken.tier_before,
+                           tier_after=taken.tier_after, attempt=attempt())
+
+
+@activity.defn
+async def give_back_points(inp: GiveBackPoints) -> Done:
+    key = f"{inp.order_id}:points-give-back:{inp.tag}"
+    if inp.points <= 0:
+        return Done(detail="no points to give back", attempt=attempt())
+    await call(
+        VENDOR, "POST", f"/members/{inp.member_id}/give-back",
+        json=_movement_body(inp, key, points=inp.points), idempotency_key=key, correlation_id=inp.correlation_id,
+    )
+    return Done(detail=f"gave back {inp.points} points", attempt=attempt())

@@ -1,0 +1,161 @@
+"""The one HTTP client every vendor adapter uses, and the classification of vendor failures.
+
+Every call carries a deterministic idempotency key and the order's correlation id. Failures become
+Temporal ApplicationErrors typed by the canonical taxonomy, so workflows can tell a business "no" from
+a transient fault, and retries honour the vendor's Retry-After.
+"""
+
+from collections.abc import Collection
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import httpx
+import structlog
+from pydantic import BaseModel, ValidationError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from canonical.errors import ERROR_TYPE_BY_KIND, ErrorKind, VendorError
+from canonical.settings import Settings
+
+log = structlog.get_logger("o2c.vendor")
+
+_client: httpx.AsyncClient | None = None
+_settings: Settings | None = None
+
+
+def configure(settings: Settings) -> None:
+    """Called once by the worker: one pooled client for all vendors."""
+    global _client, _settings
+    _settings = settings
+    _client = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.vendor_timeout_s),
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+    )
+
+
+async def close() -> None:
+    if _client is not None:
+        await _client.aclose()
+
+
+def _require() -> tuple[httpx.AsyncClient, Settings]:
+    if _client is None or _settings is None:
+        raise RuntimeError("activities.vendor_http.configure(settings) was not called")
+    return _client, _settings
+
+
+def raise_vendor_error(error: VendorError) -> None:
+    raise ApplicationError(
+        error.describe(),
+        error,
+        type=ERROR_TYPE_BY_KIND[error.kind],
+        non_retryable=error.kind is not ErrorKind.TRANSIENT,
+        next_retry_delay=timedelta(seconds=error.retry_after_s) if error.retry_after_s else None,
+    )
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    raw = response.headers.get("retry-after")
+    try:
+        return max(0.0, float(raw)) if raw is not None else None
+    except ValueError:
+        return None  # HTTP-date form: fall back to the retry policy's backoff
+
+
+def classify(vendor: str, response: httpx.Response, business_codes: Collection[str]) -> VendorError:
+    try:
+        body = response.json()
+        err: dict[str, Any] = body.get("error") or {}
+    except (ValueError, AttributeError):
+        err = {}
+    code = str(err.get("code") or f"http_{response.status_code}")
+    message = str(err.get("message") or response.reason_phrase or "vendor error")
+    status = response.status_code
+    if status in (408, 425, 429) or status >= 500:
+        kind = ErrorKind.TRANSIENT
+    elif code in business_codes:
+        kind = ErrorKind.BUSINESS_REJECTION
+    else:
+        kind = ErrorKind.CONTRACT_VIOLATION
+    return VendorError(
+        vendor=vendor,
+        kind=kind,
+        code=code,
+        message=message,
+        http_status=status,
+        decline_code=err.get("decline_code"),
+        retry_after_s=_retry_after(response),
+    )
+
+
+async def call(
+    vendor: str,
+    method: str,
+    path: str,
+    *,
+    correlation_id: str,
+    idempotency_key: str | None = None,
+    json: dict[str, Any] | None = None,
+    params: dict[str, str] | None = None,
+    business_codes: Collection[str] = (),
+) -> dict[str, Any]:
+    """Make one vendor request; return the JSON body of a 2xx or raise a classified ApplicationError."""
+    client, settings = _require()
+    headers = {"X-Correlation-ID": correlation_id}
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
+    url = f"{settings.vendor_url(vendor)}{path}"
+    bound = log.bind(vendor=vendor, method=method, path=path, idempotency_key=idempotency_key)
+    try:
+        response = await client.request(method, url, json=json, params=params, headers=headers)
+    except httpx.TimeoutException as exc:
+        bound.warning("vendor.timeout")
+        raise_vendor_error(VendorError(vendor=vendor, kind=ErrorKind.TRANSIENT, code="timeout", message=str(exc) or "timed out"))
+    except httpx.TransportError as exc:
+        bound.warning("vendor.unreachable", error=type(exc).__name__)
+        raise_vendor_error(
+            VendorError(vendor=vendor, kind=ErrorKind.TRANSIENT, code="unreachable", message=type(exc).__name__)
+        )
+    if response.is_success:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise_vendor_error(
+                VendorError(vendor=vendor, kind=ErrorKind.CONTRACT_VIOLATION, code="malformed_response",
+                            message="2xx answer without a JSON object", http_status=response.status_code)
+            )
+        return body  # type: ignore[return-value]
+    error = classify(vendor, response, business_codes)
+    bound.warning("vendor.error", status=response.status_code, code=error.code, kind=error.kind)
+    raise_vendor_error(error)
+    raise AssertionError("unreachable")
+
+
+def contract_violation(vendor: str, message: str) -> ApplicationError:
+    """For answers that parse but break the contract (missing fields, wrong shapes)."""
+    error = VendorError(vendor=vendor, kind=ErrorKind.CONTRACT_VIOLATION, code="contract_violation", message=message)
+    return ApplicationError(error.describe(), error, type=ERROR_TYPE_BY_KIND[error.kind], non_retryable=True)
+
+
+def attempt() -> int:
+    return activity.info().attempt
+
+
+class OrderCall(BaseModel):
+    """Every activity input names its order and carries the correlation id into vendor calls."""
+
+    order_id: str
+    correlation_id: str
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(vendor: str, model: type[M], body: Any) -> M:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise contract_violation(vendor, f"unexpected {model.__name__}: {exc.error_count()} field error(s)") from None

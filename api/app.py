@@ -1,0 +1,66 @@
+"""The FastAPI application factory.
+
+Run with `uvicorn --factory api.app:create_app`: there is deliberately no module-level app, so
+importing this module connects to nothing and reads no environment.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from api import codec, health, openapi, orders, problems, returns, webhooks
+from api import finance, reconciliation, store_access
+from api import webhook_endpoints
+from api.auth import Keyring
+from api.correlation import CorrelationMiddleware
+from api.logs import configure_logging
+from api.temporal_gateway import TemporalGateway
+from canonical.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, *, client: Any | None = None) -> FastAPI:
+    """`client`: an already connected Temporal client to use instead of connecting (tests)."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Connect eagerly so the first order does not pay for it; a Temporal that is not up yet is
+        # retried on demand and reported by /readyz rather than failing the API's start.
+        await app.state.temporal.connect()
+        await app.state.store.startup()
+        yield
+
+    app = FastAPI(
+        title="o2c",
+        summary="Order-to-cash orchestrator: start, follow and cancel orders; fulfilment webhooks",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    # State is set here, not in the lifespan, so an app driven without lifespan events (tests over
+    # ASGITransport) is complete too.
+    app.state.settings = settings
+    app.state.keyring = Keyring(settings.api_keys)
+    app.state.temporal = TemporalGateway(settings, client)
+    app.state.fulfillment_webhook = webhooks.make_verifier(settings)
+    store_access.install(app, settings)
+
+    problems.install(app)
+    # Added innermost first: the correlation middleware wraps everything, including the 500s.
+    app.add_middleware(problems.CatchAllMiddleware)
+    app.add_middleware(CorrelationMiddleware)
+
+    app.include_router(health.router)
+    app.include_router(orders.router)
+    app.include_router(returns.router)
+    app.include_router(webhooks.router)
+    app.include_router(finance.router)
+    app.include_router(reconciliation.router)
+    app.include_router(webhook_endpoints.router)
+    # After the middleware above, so its CORS grant wraps every /codec answer, errors included.
+    codec.install(app, settings)
+    # Last, once every route is in: errors are documented as the problem+json they are.
+    openapi.install(app)
+    return app

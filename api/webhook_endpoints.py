@@ -1,0 +1,253 @@
+"""/v1/webhook-endpoints (webhooks:admin): who receives the canonical events, and how each delivery went.
+
+An endpoint is a URL and the event types it wants; it gets a signing secret of its own (Standard
+Webhooks, `whsec_…`), shown once, at creation. Deliveries are listed per endpoint with their last
+answer; a failed one can be retried by hand, which starts a fresh delivery run in Temporal (the same
+workflow the automatic retries run). The API reads and writes the store and talks to Temporal; it
+never calls a receiver itself.
+"""
+
+import asyncio
+import base64
+import secrets
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+
+from api.auth import Principal, require_scope
+from api.cursors import IdCursor
+from api.problems import Problem, ProblemError, ValidationProblem
+from api.store_access import store
+from api.temporal_gateway import temporal_client
+from canonical.events import EventType
+from canonical.settings import Settings
+from canonical.webhooks import DeliverWebhook, DeliveryStatus, EndpointStatus, delivery_workflow_id
+from store.engine import Store
+from store.models import WebhookDelivery, WebhookEndpoint
+from store.webhooks import WebhookRepository
+from workflows.events import DeliverWebhookWorkflow
+
+log = structlog.get_logger("o2c.api")
+
+router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhook endpoints"])
+
+PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
+VALIDATION = {"model": ValidationProblem, "content": {"application/problem+json": {}}}
+Admin = Annotated[Principal, Depends(require_scope("webhooks:admin"))]
+EndpointId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
+
+DEFAULT_LIMIT = 50
+_CURSOR = IdCursor(b"dlv:")
+
+
+# ---- bodies ----------------------------------------------------------------------------------
+
+
+class EndpointCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: AnyHttpUrl = Field(description="Where events are POSTed (http or https)")
+    event_types: list[EventType] = Field(min_length=1, description="The canonical event types to receive")
+
+    @field_validator("url")
+    @classmethod
+    def _plain_url(cls, url: AnyHttpUrl) -> AnyHttpUrl:
+        if len(str(url)) > 2000:
+            raise ValueError("at most 2000 characters")
+        if url.username or url.password:
+            raise ValueError("credentials in the URL are not allowed; the signature authenticates us")
+        if url.fragment:
+            raise ValueError("a fragment is never sent; leave it out")
+        return url
+
+
+class WebhookEndpointView(BaseModel):
+    id: str
+    url: str
+    event_types: list[str]
+    status: EndpointStatus
+    disabled_reason: str | None
+    created_at: datetime
+    disabled_at: datetime | None
+
+    @classmethod
+    def of(cls, row: WebhookEndpoint) -> "WebhookEndpointView":
+        return cls.model_validate(row, from_attributes=True)
+
+
+class CreatedWebhookEndpoint(WebhookEndpointView):
+    secret: str
+    """The signing secret (Standard Webhooks `whsec_…`): shown this once; store it with the receiver."""
+
+
+class WebhookEndpointList(BaseModel):
+    items: list[WebhookEndpointView]
+
+
+class DeliveryView(BaseModel):
+    delivery_id: str
+    endpoint_id: str
+    event_id: str
+    """Sent as `webhook-id`: the same on every attempt, so receivers dedupe by it."""
+    event_type: str
+    order_id: str
+    status: DeliveryStatus
+    attempts: int
+    runs: int
+    """1 for the automatic schedule, one more per manual retry."""
+    last_status_code: int | None
+    last_response: str | None
+    """The start of the receiver's last answer."""
+    last_error: str | None
+    last_attempt_at: datetime | None
+    next_attempt_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None
+    payload: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: WebhookDelivery) -> "DeliveryView":
+        return cls.model_validate(row, from_attributes=True)
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryView]
+    next_cursor: str | None
+
+
+class RetryAccepted(BaseModel):
+    delivery_id: str
+    status: DeliveryStatus
+    run: int
+    workflow_id: str
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _not_found(endpoint_id: str) -> ProblemError:
+    return ProblemError(404, "not-found", f"No webhook endpoint {endpoint_id}", endpoint_id=endpoint_id)
+
+
+def _endpoint_or_404(repo: WebhookRepository, endpoint_id: str) -> WebhookEndpoint:
+    endpoint = repo.endpoint(endpoint_id)
+    if endpoint is None:
+        raise _not_found(endpoint_id)
+    return endpoint
+
+
+# ---- endpoints -------------------------------------------------------------------------------
+
+
+@router.post("", status_code=201, response_model=CreatedWebhookEndpoint, summary="Register a webhook endpoint",
+             responses={401: PROBLEM, 403: PROBLEM, 422: VALIDATION, 503: PROBLEM})
+def create_endpoint(request: Request, _: Admin, body: EndpointCreate) -> CreatedWebhookEndpoint:
+    s: Store = store(request)
+    event_types = list(dict.fromkeys(body.event_types))
+    with s.writing() as session:
+        row = WebhookRepository(session).create_endpoint(
+            endpoint_id="ep_" + secrets.token_hex(12), url=str(body.url), event_types=event_types,
+            secret=new_secret(), at=datetime.now(UTC))
+        created = CreatedWebhookEndpoint(**WebhookEndpointView.of(row).model_dump(), secret=row.secret)
+    log.info("webhook_endpoint.created", endpoint_id=created.id, event_types=event_types)
+    return created
+
+
+@router.get("", response_model=WebhookEndpointList, summary="List webhook endpoints (without secrets)",
+            responses={401: PROBLEM, 403: PROBLEM, 503: PROBLEM})
+def list_endpoints(request: Request, _: Admin) -> WebhookEndpointList:
+    with store(request).reading() as session:
+        return WebhookEndpointList(items=[WebhookEndpointView.of(e) for e in WebhookRepository(session).endpoints()])
+
+
+@router.delete("/{endpoint_id}", status_code=204, summary="Delete an endpoint and its deliveries",
+               responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 503: PROBLEM})
+def delete_endpoint(request: Request, _: Admin, endpoint_id: EndpointId) -> Response:
+    with store(request).writing() as session:
+        if not WebhookRepository(session).delete_endpoint(endpoint_id):
+            raise _not_found(endpoint_id)
+    log.info("webhook_endpoint.deleted", endpoint_id=endpoint_id)
+    return Response(status_code=204)
+
+
+@router.get("/{endpoint_id}/deliveries", response_model=DeliveryPage, summary="An endpoint's deliveries",
+            responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 422: VALIDATION, 503: PROBLEM})
+def list_deliveries(
+    request: Request,
+    _: Admin,
+    endpoint_id: EndpointId,
+    status: DeliveryStatus | None = None,
+    order_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._:-]{1,64}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> DeliveryPage:
+    after = _CURSOR.after_id(cursor)
+    with store(request).reading() as session:
+        repo = WebhookRepository(session)
+        _endpoint_or_404(repo, endpoint_id)
+        rows = repo.deliveries(endpoint_id, status=status, order_id=order_id, after_id=after, limit=limit + 1)
+        items = [DeliveryView.of(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        next_cursor = _CURSOR.encode(rows[limit - 1].id) if more else None
+    return DeliveryPage(items=items, next_cursor=next_cursor)
+
+
+@router.post("/{endpoint_id}/deliveries/{delivery_id}/retry", status_code=202, response_model=RetryAccepted,
+             summary="Retry a failed delivery now (a fresh run of the retry schedule)",
+             responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 503: PROBLEM})
+async def retry_delivery(
+    request: Request,
+    _: Admin,
+    endpoint_id: EndpointId,
+    delivery_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$")],
+) -> RetryAccepted:
+    settings: Settings = request.app.state.settings
+    s: Store = store(request)
+
+    def claim() -> int:
+        """Failed → pending, under the store's row lock: of concurrent retries exactly one gets a run."""
+        with s.writing() as session:
+            repo = WebhookRepository(session)
+            endpoint = _endpoint_or_404(repo, endpoint_id)
+            delivery = repo.delivery(delivery_id)
+            if delivery is None or delivery.endpoint_id != endpoint_id:
+                raise ProblemError(404, "not-found", f"No delivery {delivery_id} of endpoint {endpoint_id}",
+                                   delivery_id=delivery_id)
+            if endpoint.status != "active":
+                raise ProblemError(409, "endpoint-disabled",
+                                   f"The endpoint is disabled ({endpoint.disabled_reason}); register it again",
+                                   title="Webhook endpoint disabled")
+            run = repo.start_manual_retry(delivery_id, datetime.now(UTC))
+            if run is None:
+                raise ProblemError(409, "delivery-not-failed",
+                                   f"Only failed deliveries can be retried; this one is {delivery.status}",
+                                   title="Delivery is not failed", delivery_status=delivery.status)
+            return run
+
+    run = await asyncio.to_thread(claim)
+    workflow_id = delivery_workflow_id(delivery_id, run)
+    try:
+        client = await temporal_client(request)
+        await client.start_workflow(
+            DeliverWebhookWorkflow.run,
+            DeliverWebhook(delivery_id=delivery_id, run=run, schedule_s=list(settings.webhook_retry_schedule_s),
+                           attempt_timeout_s=settings.webhook_delivery_timeout_s),
+            id=workflow_id, task_queue=settings.task_queue, static_summary=f"manual retry {run - 1} of {delivery_id}",
+        )
+    except BaseException:
+        # Nothing will deliver it: put it back to failed, so it can be retried again.
+        def unclaim() -> None:
+            with s.writing() as session:
+                WebhookRepository(session).fail(delivery_id, "the manual retry could not be started", datetime.now(UTC))
+
+        await asyncio.to_thread(unclaim)
+        raise
+    log.info("webhook_delivery.retry_started", delivery_id=delivery_id, run=run, workflow_id=workflow_id)
+    return RetryAccepted(delivery_id=delivery_id, status="pending", run=run, workflow_id=workflow_id)

@@ -1,0 +1,1 @@
+"""Canonical business objects shared by every part of o2c. Imports nothing of ours."""

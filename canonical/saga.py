@@ -1,0 +1,180 @@
+"""What goes into and comes out of the order workflow: its input, updates, signals and status view."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from canonical.order import Order
+from canonical.pricing import PricedOrder
+from canonical.returns import ReturnSummary
+from canonical.settings import Settings
+from canonical.steps import (
+    Authorization,
+    Capture,
+    ErpDocument,
+    LineQuantity,
+    PointsReservation,
+    Refund,
+    Shipment,
+)
+
+
+class OrderStatus(StrEnum):
+    RECEIVED = "received"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    ALLOCATED = "allocated"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    SHIPPED = "shipped"
+    COMPLETED = "completed"
+    CANCELLING = "cancelling"
+    CANCELLED = "cancelled"
+    NEEDS_ATTENTION = "needs_attention"
+
+
+TERMINAL_STATUSES = frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.REJECTED})
+
+
+class SagaTimings(BaseModel):
+    """Durations taken from settings when the order starts, so a running order keeps its clocks."""
+
+    accept_retry_window_s: float
+    step_retry_window_s: float
+    compensation_retry_window_s: float
+    dispatch_sla_s: float
+    return_window_s: float = 30 * 24 * 3600.0
+    refund_retry_window_s: float = 3600.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "SagaTimings":
+        return cls.model_validate(settings.model_dump(include=set(cls.model_fields)))
+
+
+class OrderInput(BaseModel):
+    order: Order
+    priced: PricedOrder
+    fingerprint: str
+    """Hash of the request that created the order; a different request for the same id conflicts."""
+    correlation_id: str
+    timings: SagaTimings
+
+
+class AcceptRequest(BaseModel):
+    fingerprint: str
+
+
+RejectionType = Literal["payment-declined", "insufficient-points", "payment-unavailable", "order-failed"]
+
+
+class Rejection(BaseModel):
+    type: RejectionType
+    detail: str
+    decline_code: str | None = None
+
+
+class AcceptDecision(BaseModel):
+    order_id: str
+    status: Literal["accepted", "rejected"]
+    amount_due: int
+    currency: str
+    authorization: Authorization | None = None
+    loyalty: PointsReservation | None = None
+    rejection: Rejection | None = None
+    first: bool = False
+    """True only for the request that created the order (201 rather than 200)."""
+
+
+class CancelRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+    actor: str
+
+
+ResolveAction = Literal["retry", "mark_resolved", "refund_and_close"]
+
+
+class ResolveRequest(BaseModel):
+    """Support's way out of needs_attention. Recorded in the history with who and why."""
+
+    action: ResolveAction
+    note: str = Field(min_length=1, max_length=1000)
+    actor: str
+
+
+class SupportAction(BaseModel):
+    action: Literal["cancel", "retry", "mark_resolved", "refund_and_close"]
+    actor: str
+    note: str
+    at: datetime
+
+
+class FulfillmentEvent(BaseModel):
+    """An inbound event from the fulfilment node, already verified by the API."""
+
+    event_id: str
+    type: Literal["shipment.dispatched", "shipment.pick_rejected"]
+    order_id: str
+    shipment_id: str | None = None
+    lines: list[LineQuantity]
+    carrier: str | None = None
+    tracking_number: str | None = None
+    reason: str | None = None
+
+
+StepState = Literal["pending", "running", "succeeded", "failed", "skipped", "compensated"]
+
+
+class StepView(BaseModel):
+    name: str
+    status: StepState
+    attempts: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+
+
+class CompensationView(BaseModel):
+    name: str
+    status: Literal["registered", "running", "succeeded", "failed"]
+    error: str | None = None
+
+
+class LoyaltyView(BaseModel):
+    reserved: int = 0
+    spent: int = 0
+    released: int = 0
+    earned: int = 0
+
+
+class OrderView(BaseModel):
+    order_id: str
+    status: OrderStatus
+    status_reason: str | None = None
+    amount_due: int
+    currency: str
+    customer_id: str
+    authorization: Authorization | None = None
+    steps: list[StepView]
+    compensations: list[CompensationView]
+    shipments: list[Shipment]
+    captures: list[Capture]
+    erp_postings: list[ErpDocument]
+    loyalty: LoyaltyView
+    released_lines: list[LineQuantity]
+    money_at_risk: int = 0
+    """Amount of dispatched goods not (yet) captured: what support must chase in needs_attention."""
+    refunds: list[Refund] = []
+    support_actions: list[SupportAction] = []
+    returns: list[ReturnSummary] = []
+
+
+class OrderResult(BaseModel):
+    """The workflow's return value: its final view, and the accept decision replays are answered with."""
+
+    view: OrderView
+    decision: AcceptDecision | None = None
+
+
+def workflow_id(order_id: str) -> str:
+    return f"order-{order_id}"

@@ -1,0 +1,110 @@
+"""Reconciliation runs and findings.
+
+Written by the reconciliation activities, which may run more than once: a run is created once
+(insert-if-missing), a finding is keyed by (run, type, reference), and the run's counts are computed
+from its findings when it finishes rather than added up along the way.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from canonical.reconciliation import Finding, Period, RunStatus
+from store.models import ReconciliationFinding, ReconciliationRun
+
+
+def _insert(session: Session, model: type[Any]) -> Any:
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(model.__table__)
+
+
+class ReconciliationRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def start_run(
+        self, run_id: str, *, trigger: str, period: Period, stuck_after_s: float, at: datetime
+    ) -> None:
+        stmt = _insert(self.session, ReconciliationRun).values(
+            run_id=run_id,
+            trigger=trigger,
+            status="running",
+            period_start=period.start,
+            period_end=period.end,
+            stuck_after_s=stuck_after_s,
+            started_at=at,
+            orders_checked=0,
+            findings_count=0,
+            counts={},
+        )
+        self.session.execute(stmt.on_conflict_do_nothing(index_elements=["run_id"]))
+
+    def add_findings(self, run_id: str, findings: Sequence[Finding], at: datetime) -> None:
+        if not findings:
+            return
+        rows = [
+            {
+                "run_id": run_id,
+                "type": f.type.value,
+                "order_id": f.order_id,
+                "reference": f.reference[:200],
+                "currency": f.currency,
+                "provider_amount": f.provider_amount,
+                "erp_amount": f.erp_amount,
+                "store_amount": f.store_amount,
+                "detail": f.detail,
+                "suggested_action": f.suggested_action,
+                "created_at": at,
+            }
+            for f in findings
+        ]
+        stmt = _insert(self.session, ReconciliationFinding).values(rows)
+        self.session.execute(stmt.on_conflict_do_nothing(index_elements=["run_id", "type", "reference"]))
+
+    def finish_run(
+        self, run_id: str, *, status: RunStatus, orders_checked: int, error: str | None, at: datetime
+    ) -> ReconciliationRun:
+        run = self.session.get(ReconciliationRun, run_id, with_for_update=True)
+        if run is None:
+            raise LookupError(f"reconciliation run {run_id} was never started")
+        counts = self.session.execute(
+            select(ReconciliationFinding.type, func.count())
+            .where(ReconciliationFinding.run_id == run_id)
+            .group_by(ReconciliationFinding.type)
+            .order_by(ReconciliationFinding.type)
+        )
+        run.status = status
+        run.orders_checked = orders_checked
+        run.counts = {str(kind): int(n) for kind, n in counts}
+        run.findings_count = sum(run.counts.values())
+        run.error = error
+        run.finished_at = at
+        return run
+
+    def get_run(self, run_id: str) -> ReconciliationRun | None:
+        return self.session.get(ReconciliationRun, run_id)
+
+    def runs(
+        self, *, status: str | None, before: tuple[datetime, str] | None, limit: int
+    ) -> list[ReconciliationRun]:
+        """Newest first; `before` is the (started_at, run_id) of the last run of the previous page."""
+        query = select(ReconciliationRun)
+        if status is not None:
+            query = query.where(ReconciliationRun.status == status)
+        if before is not None:
+            query = query.where(tuple_(ReconciliationRun.started_at, ReconciliationRun.run_id) < before)
+        query = query.order_by(ReconciliationRun.started_at.desc(), ReconciliationRun.run_id.desc()).limit(
+            limit
+        )
+        return list(self.session.scalars(query))
+
+    def findings(self, run_id: str, *, type: str | None = None) -> list[ReconciliationFinding]:
+        query = select(ReconciliationFinding).where(ReconciliationFinding.run_id == run_id)
+        if type is not None:
+            query = query.where(ReconciliationFinding.type == type)
+        return list(self.session.scalars(query.order_by(ReconciliationFinding.id)))

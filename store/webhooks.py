@@ -1,0 +1,163 @@
+"""Outbound webhooks: endpoints, the events published and their deliveries.
+
+Written by activities that may run more than once: an event is recorded once (insert-if-missing), a
+delivery is keyed by (endpoint, event), and every state change is one conditional UPDATE, so
+concurrent or repeated writes converge on PostgreSQL and SQLite alike. `delivered` is final: a
+late write of a stale attempt never turns a delivered row back.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from canonical.events import BusinessEvent
+from canonical.webhooks import DeliveryStatus, delivery_id, webhook_payload
+from store.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+
+def _insert(session: Session, model: type[Any]) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        raise NotImplementedError(f"the store supports PostgreSQL and SQLite, not {dialect}")
+    return (postgresql if dialect == "postgresql" else sqlite).insert(model.__table__)
+
+
+class WebhookRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # ---- endpoints (API) ---------------------------------------------------------------------
+
+    def create_endpoint(self, *, endpoint_id: str, url: str, event_types: Sequence[str], secret: str,
+                        at: datetime) -> WebhookEndpoint:
+        endpoint = WebhookEndpoint(id=endpoint_id, url=url, event_types=list(event_types), secret=secret,
+                                   status="active", created_at=at)
+        self.session.add(endpoint)
+        self.session.flush()
+        return endpoint
+
+    def endpoint(self, endpoint_id: str) -> WebhookEndpoint | None:
+        return self.session.get(WebhookEndpoint, endpoint_id)
+
+    def endpoints(self) -> list[WebhookEndpoint]:
+        return list(self.session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.created_at,
+                                                                          WebhookEndpoint.id)))
+
+    def delete_endpoint(self, endpoint_id: str) -> bool:
+        """Deletes the endpoint and its deliveries; a delivery still running stops at its next attempt."""
+        # Deliveries explicitly, rather than by the foreign key's cascade alone (SQLite needs a pragma).
+        self.session.execute(WebhookDelivery.__table__.delete().where(WebhookDelivery.endpoint_id == endpoint_id))
+        deleted = self.session.execute(WebhookEndpoint.__table__.delete().where(WebhookEndpoint.id == endpoint_id))
+        return bool(deleted.rowcount)
+
+    def disable_endpoint(self, endpoint_id: str, reason: str, at: datetime) -> int:
+        """Disable (e.g. the receiver answered 410 Gone); its pending deliveries fail with the reason.
+        Returns how many deliveries were failed."""
+        self.session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.status == "active")
+            .values(status="disabled", disabled_reason=reason, disabled_at=at)
+        )
+        failed = self.session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.status == "pending")
+            .values(status="failed", last_error=reason, next_attempt_at=None, updated_at=at)
+        )
+        return int(failed.rowcount or 0)  # type: ignore[attr-defined]
+
+    # ---- publishing (activities) -------------------------------------------------------------
+
+    def record_event(self, event: BusinessEvent, at: datetime) -> list[WebhookDelivery]:
+        """Record the event once and one delivery per active endpoint subscribed to its type.
+        Returns every delivery of the event (a repeated call returns the same ones)."""
+        payload = webhook_payload(event)
+        self.session.execute(
+            _insert(self.session, WebhookEvent)
+            .values(event_id=event.id, type=event.type, order_id=event.order_id,
+                    correlation_id=event.correlation_id, occurred_at=event.occurred_at, payload=payload,
+                    recorded_at=at)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+        )
+        subscribed = [e for e in self.endpoints() if e.status == "active" and event.type in e.event_types]
+        if subscribed:
+            rows = [
+                {
+                    "delivery_id": delivery_id(e.id, event.id), "endpoint_id": e.id, "event_id": event.id,
+                    "event_type": event.type, "order_id": event.order_id, "payload": payload,
+                    "status": "pending", "attempts": 0, "runs": 1, "next_attempt_at": at, "created_at": at,
+                    "updated_at": at,
+                }
+                for e in subscribed
+            ]
+            self.session.execute(
+                _insert(self.session, WebhookDelivery).values(rows)
+                .on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"])
+            )
+        return list(self.session.scalars(
+            select(WebhookDelivery).where(WebhookDelivery.event_id == event.id).order_by(WebhookDelivery.id)
+        ))
+
+    def delivery(self, delivery_id: str) -> WebhookDelivery | None:
+        return self.session.scalars(select(WebhookDelivery).where(WebhookDelivery.delivery_id == delivery_id)).first()
+
+    def record_attempt(self, delivery_id: str, *, status: DeliveryStatus, status_code: int | None,
+                       response: str | None, error: str | None, at: datetime,
+                       next_attempt_at: datetime | None) -> bool:
+        """One attempt's outcome; False if the row is gone or already delivered (nothing changed)."""
+        values: dict[str, Any] = {
+            "status": status, "attempts": WebhookDelivery.attempts + 1, "last_status_code": status_code,
+            "last_response": response, "last_error": error, "last_attempt_at": at,
+            "next_attempt_at": next_attempt_at if status == "pending" else None, "updated_at": at,
+        }
+        if status == "delivered":
+            values["delivered_at"] = at
+        result = self.session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.delivery_id == delivery_id, WebhookDelivery.status != "delivered")
+            .values(**values)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def fail(self, delivery_id: str, reason: str, at: datetime) -> bool:
+        """Give up on a pending delivery without an attempt (e.g. its endpoint was disabled meanwhile)."""
+        result = self.session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.delivery_id == delivery_id, WebhookDelivery.status == "pending")
+            .values(status="failed", last_error=reason, next_attempt_at=None, updated_at=at)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def start_manual_retry(self, delivery_id: str, at: datetime) -> int | None:
+        """A failed delivery goes back to pending for a fresh run; returns that run's number, or None
+        when the delivery is not failed (pending: a run is on it; delivered: nothing to do)."""
+        result = self.session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.delivery_id == delivery_id, WebhookDelivery.status == "failed")
+            .values(status="pending", runs=WebhookDelivery.runs + 1, next_attempt_at=at, updated_at=at)
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return None
+        runs = self.session.scalar(select(WebhookDelivery.runs).where(WebhookDelivery.delivery_id == delivery_id))
+        return int(runs) if runs is not None else None
+
+    # ---- reads (API) -------------------------------------------------------------------------
+
+    def deliveries(self, endpoint_id: str, *, status: DeliveryStatus | None = None, order_id: str | None = None,
+                   after_id: int | None = None, limit: int = 50) -> list[WebhookDelivery]:
+        query = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
+        if status is not None:
+            query = query.where(WebhookDelivery.status == status)
+        if order_id is not None:
+            query = query.where(WebhookDelivery.order_id == order_id)
+        if after_id is not None:
+            query = query.where(WebhookDelivery.id > after_id)
+        return list(self.session.scalars(query.order_by(WebhookDelivery.id).limit(limit)))
+
+    def events_of_order(self, order_id: str) -> list[WebhookEvent]:
+        return list(self.session.scalars(
+            select(WebhookEvent).where(WebhookEvent.order_id == order_id).order_by(WebhookEvent.occurred_at)
+        ))

@@ -1,0 +1,419 @@
+"""Finance endpoints over the real app and a real (SQLite) store: scopes, filters, pages, CSV, the
+summary, reconciliation runs. PostgreSQL behaviour of the same queries is covered in tests/store."""
+
+import csv
+import io
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+
+from canonical.erp_postings import PostingDraft
+from canonical.reconciliation import Finding, FindingType, Period
+from canonical.settings import Settings
+from store.engine import Store
+from store.postings import PostingRepository
+from store.reconciliation import ReconciliationRepository
+
+from .conftest import COMMERCE, FINANCE, SUPPORT, NoTemporal, assert_problem, not_found
+
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+ENDPOINTS = [
+    ("GET", "/v1/erp-postings"),
+    ("GET", "/v1/erp-postings/summary"),
+    ("GET", "/v1/erp-postings/pst_0123456789abcdef01234567"),
+    ("GET", "/v1/reconciliation/runs"),
+    ("POST", "/v1/reconciliation/runs"),
+    ("GET", "/v1/reconciliation/runs/reconciliation-manual-x"),
+]
+
+
+def seed_postings(store: Store, n: int = 12) -> list[PostingDraft]:
+    drafts = []
+    with store.writing() as session:
+        repo = PostingRepository(session)
+        for i in range(n):
+            d = PostingDraft(
+                kind="invoice" if i % 3 else "sales_order",
+                reference=f"O-{i}:ref",
+                order_id=f"O-{i % 4}",
+                amount=100 * (i + 1),
+                currency="EUR",
+                shipment_id="S1" if i % 3 else None,
+            )
+            drafts.append(d)
+            at = T0 + timedelta(hours=i)
+            repo.attempt_started(d, 1, at)
+            if i % 5 == 4:
+                repo.attempt_failed(
+                    d,
+                    attempt=3,
+                    error='=HYPERLINK("x") erp down',
+                    will_retry=True,
+                    next_attempt_at=at + timedelta(seconds=30),
+                    at=at,
+                )
+            else:
+                repo.posted(d, f"DOC-{i}", at + timedelta(seconds=1), 1, at)
+    return drafts
+
+
+@pytest.fixture
+async def http(
+    make_http: Callable[[Any], httpx.AsyncClient], no_temporal: NoTemporal, store: Store
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with make_http(no_temporal) as client:
+        yield client
+    assert no_temporal.touched == []
+
+
+@pytest.mark.parametrize(("method", "path"), ENDPOINTS)
+async def test_other_scopes_are_403_and_no_key_is_401(
+    http: httpx.AsyncClient, method: str, path: str
+) -> None:
+    for headers in (COMMERCE, SUPPORT, {"Authorization": "Bearer admin-dev-key"}):
+        body = assert_problem(await http.request(method, path, headers=headers), 403, "forbidden")
+        assert body["required_scopes"] == ["finance:read"]
+    assert_problem(await http.request(method, path), 401, "unauthorized")
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"status": "done"}, "status"),
+        ({"kind": "receipt"}, "kind"),
+        ({"posted_from": "yesterday"}, "posted_from"),
+        ({"posted_from": "2025-03-01T10:00:00"}, "posted_from"),  # no offset: ambiguous
+        ({"posted_to": "2025-02-30"}, "posted_to"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "501"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"cursor": "not a cursor!"}, "cursor"),
+        ({"cursor": "Zm9vYmFy"}, "cursor"),  # base64 of something we never issued
+        ({"order_id": "ORD 1; DROP TABLE"}, "order_id"),
+        ({"posted_from": "2025-03-02", "posted_to": "2025-03-01"}, "posted_to"),
+    ],
+)
+async def test_bad_filters_are_422_problems_naming_the_field(
+    http: httpx.AsyncClient, params: dict[str, str], field: str
+) -> None:
+    body = assert_problem(
+        await http.get("/v1/erp-postings", params=params, headers=FINANCE), 422, "validation-error"
+    )
+    assert any(e["loc"][:2] == ["query", field] for e in body["errors"]), body
+
+
+async def test_bad_summary_date_and_run_filters_are_422(http: httpx.AsyncClient) -> None:
+    for path, params in (
+        ("/v1/erp-postings/summary", {"date": "2025-13-01"}),
+        ("/v1/reconciliation/runs", {"status": "done"}),
+        ("/v1/reconciliation/runs", {"cursor": "Zm9v"}),
+    ):
+        assert_problem(await http.get(path, params=params, headers=FINANCE), 422, "validation-error")
+    for body in (
+        {"period_start": "2025-03-02T00:00:00Z", "period_end": "2025-03-01T00:00:00Z"},
+        {"period_end": "2025-03-01T00:00:00"},
+        {"what": 1},
+        {"stuck_after_s": 0},
+    ):
+        assert_problem(
+            await http.post("/v1/reconciliation/runs", json=body, headers=FINANCE), 422, "validation-error"
+        )
+
+
+async def test_pages_cover_every_posting_once_with_its_fields(http: httpx.AsyncClient, store: Store) -> None:
+    drafts = seed_postings(store)
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        r = await http.get(
+            "/v1/erp-postings", params={"limit": 5, **({"cursor": cursor} if cursor else {})}, headers=FINANCE
+        )
+        assert r.status_code == 200, r.text
+        seen += r.json()["items"]
+        cursor = r.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert [item["reference"] for item in seen] == [d.reference for d in drafts]
+    first = seen[0]
+    assert set(first) >= {
+        "posting_id",
+        "order_id",
+        "kind",
+        "reference",
+        "amount",
+        "currency",
+        "status",
+        "erp_document_number",
+        "attempts",
+        "last_error",
+        "created_at",
+        "posted_at",
+    }
+    assert (first["posting_id"], first["status"], first["erp_document_number"], first["amount"]) == (
+        drafts[0].posting_id,
+        "posted",
+        "DOC-0",
+        100,
+    )
+    assert first["created_at"] == "2025-03-01T09:00:00Z" and first["posted_at"] == "2025-03-01T09:00:01Z"
+    retrying = seen[4]
+    assert (retrying["status"], retrying["attempts"], retrying["next_attempt_at"]) == (
+        "retrying",
+        3,
+        "2025-03-01T13:00:30Z",
+    )
+
+    one = await http.get(f"/v1/erp-postings/{drafts[4].posting_id}", headers=FINANCE)
+    assert one.status_code == 200 and one.json() == retrying
+    assert_problem(await http.get("/v1/erp-postings/pst_nope", headers=FINANCE), 404, "not-found")
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"status": "retrying"}, ["O-4:ref", "O-9:ref"]),
+        ({"kind": "sales_order", "order_id": "O-0"}, ["O-0:ref"]),
+        ({"order_id": "O-1", "kind": "invoice"}, ["O-1:ref", "O-5:ref"]),
+        (
+            {"posted_from": "2025-03-01T10:00:01Z", "posted_to": "2025-03-01T12:00:01Z"},
+            ["O-1:ref", "O-2:ref"],
+        ),
+        (
+            {"posted_from": "2025-03-01", "posted_to": "2025-03-01"},
+            [f"O-{i}:ref" for i in range(12) if i % 5 != 4],
+        ),
+        ({"posted_from": "2025-03-02"}, []),
+    ],
+)
+async def test_filters(
+    http: httpx.AsyncClient, store: Store, params: dict[str, str], expected: list[str]
+) -> None:
+    seed_postings(store)
+    r = await http.get("/v1/erp-postings", params=params, headers=FINANCE)
+    assert r.status_code == 200, r.text
+    assert [item["reference"] for item in r.json()["items"]] == expected
+
+
+async def test_a_posting_time_list_pages_in_posting_order(http: httpx.AsyncClient, store: Store) -> None:
+    seed_postings(store)
+    params = {"posted_from": "2025-03-01", "limit": "3"}
+    first = (await http.get("/v1/erp-postings", params=params, headers=FINANCE)).json()
+    second = (
+        await http.get("/v1/erp-postings", params={**params, "cursor": first["next_cursor"]}, headers=FINANCE)
+    ).json()
+    posted = [item["posted_at"] for item in first["items"] + second["items"]]
+    assert posted == sorted(posted) and len(posted) == 6
+    # A cursor of the list in first-appearance order cannot continue one in posting order.
+    plain = (await http.get("/v1/erp-postings", params={"limit": "1"}, headers=FINANCE)).json()["next_cursor"]
+    no_posted_at = (
+        await http.get("/v1/erp-postings", params={"status": "retrying", "limit": "1"}, headers=FINANCE)
+    ).json()["next_cursor"]
+    assert plain is not None
+    assert_problem(
+        await http.get("/v1/erp-postings", params={**params, "cursor": no_posted_at}, headers=FINANCE),
+        422,
+        "validation-error",
+    )
+
+
+async def test_csv_export_parses_with_a_header_row(http: httpx.AsyncClient, store: Store) -> None:
+    drafts = seed_postings(store)
+    r = await http.get("/v1/erp-postings", headers={**FINANCE, "Accept": "text/csv"})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(r.text)))
+    header, body = rows[0], rows[1:]
+    assert header[:8] == [
+        "posting_id",
+        "order_id",
+        "kind",
+        "reference",
+        "shipment_id",
+        "amount",
+        "currency",
+        "status",
+    ]
+    records = [dict(zip(header, row, strict=True)) for row in body]
+    assert [rec["reference"] for rec in records] == [d.reference for d in drafts]  # every row, no limit
+    assert records[0]["amount"] == "100" and records[0]["posted_at"] == "2025-03-01T09:00:01+00:00"
+    # A vendor message that a spreadsheet would run as a formula is neutralised.
+    assert records[4]["last_error"].startswith("'=HYPERLINK")
+
+    filtered = await http.get(
+        "/v1/erp-postings",
+        params={"status": "retrying"},
+        headers={**FINANCE, "Accept": "application/json;q=0.5, text/csv"},
+    )
+    assert [rec["reference"] for rec in csv.DictReader(io.StringIO(filtered.text))] == ["O-4:ref", "O-9:ref"]
+
+    page = await http.get("/v1/erp-postings", params={"limit": 5}, headers={**FINANCE, "Accept": "text/csv"})
+    assert len(list(csv.DictReader(io.StringIO(page.text)))) == 5
+    rest = await http.get(
+        "/v1/erp-postings",
+        params={"cursor": page.headers["x-next-cursor"]},
+        headers={**FINANCE, "Accept": "text/csv"},
+    )
+    assert len(list(csv.DictReader(io.StringIO(rest.text)))) == 7
+
+    empty = await http.get(
+        "/v1/erp-postings", params={"order_id": "nobody"}, headers={**FINANCE, "Accept": "text/csv"}
+    )
+    assert list(csv.reader(io.StringIO(empty.text))) == [header]
+
+    json_wins = await http.get(
+        "/v1/erp-postings", headers={**FINANCE, "Accept": "application/json, text/csv;q=0.9"}
+    )
+    assert json_wins.headers["content-type"] == "application/json"
+
+
+async def test_summary_by_kind_status_and_currency(http: httpx.AsyncClient, store: Store) -> None:
+    seed_postings(store)
+    r = await http.get("/v1/erp-postings/summary", params={"date": "2025-03-01"}, headers=FINANCE)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["date"] == "2025-03-01"
+    groups = {(g["kind"], g["status"]): (g["count"], g["amount"]) for g in body["groups"]}
+    assert groups == {
+        ("sales_order", "posted"): (3, 100 + 400 + 700),
+        ("sales_order", "retrying"): (1, 1000),
+        ("invoice", "posted"): (7, 200 + 300 + 600 + 800 + 900 + 1100 + 1200),
+        ("invoice", "retrying"): (1, 500),
+    }
+    assert body["totals"] == [
+        {"currency": "EUR", "count": 12, "amount": sum(100 * (i + 1) for i in range(12))}
+    ]
+    empty = await http.get("/v1/erp-postings/summary", params={"date": "2020-01-01"}, headers=FINANCE)
+    assert empty.json()["groups"] == [] and empty.json()["totals"] == []
+
+
+def seed_run(store: Store, run_id: str, started: datetime, findings: list[Finding]) -> None:
+    with store.writing() as session:
+        repo = ReconciliationRepository(session)
+        repo.start_run(
+            run_id,
+            trigger="manual",
+            period=Period(start=started - timedelta(days=1), end=started),
+            stuck_after_s=60,
+            at=started,
+        )
+        repo.add_findings(run_id, findings, started)
+        repo.finish_run(
+            run_id, status="completed", orders_checked=7, error=None, at=started + timedelta(seconds=2)
+        )
+
+
+async def test_runs_list_and_detail_from_the_store(http: httpx.AsyncClient, store: Store) -> None:
+    finding = Finding(
+        type=FindingType.AMOUNT_MISMATCH,
+        order_id="O-1",
+        reference="O-1:invoice:S1",
+        currency="EUR",
+        provider_amount=1000,
+        erp_amount=900,
+        store_amount=1000,
+        detail="capture 1000 vs ERP 900",
+    )
+    for n in range(3):
+        seed_run(store, f"run-{n}", T0 + timedelta(hours=n), [finding] if n == 1 else [])
+    page = await http.get("/v1/reconciliation/runs", params={"limit": 2}, headers=FINANCE)
+    assert [run["run_id"] for run in page.json()["items"]] == ["run-2", "run-1"]
+    rest = await http.get(
+        "/v1/reconciliation/runs", params={"cursor": page.json()["next_cursor"]}, headers=FINANCE
+    )
+    assert [run["run_id"] for run in rest.json()["items"]] == ["run-0"] and rest.json()["next_cursor"] is None
+
+    detail = (await http.get("/v1/reconciliation/runs/run-1", headers=FINANCE)).json()
+    assert (detail["status"], detail["orders_checked"], detail["findings_count"], detail["counts"]) == (
+        "completed",
+        7,
+        1,
+        {"amount_mismatch": 1},
+    )
+    assert detail["period_start"] == "2025-02-28T10:00:00Z" and detail["period_end"] == "2025-03-01T10:00:00Z"
+    [f] = detail["findings"]
+    assert (f["type"], f["order_id"], f["provider_amount"], f["erp_amount"], f["store_amount"]) == (
+        "amount_mismatch",
+        "O-1",
+        1000,
+        900,
+        1000,
+    )
+    assert f["suggested_action"]
+    only = await http.get(
+        "/v1/reconciliation/runs/run-1", params={"type": "duplicate_erp_document"}, headers=FINANCE
+    )
+    assert only.json()["findings"] == []
+
+
+class FakeHandle:
+    async def describe(self) -> Any:
+        raise not_found()
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.started: list[dict[str, Any]] = []
+
+    async def start_workflow(self, workflow: Any, arg: Any, **kwargs: Any) -> Any:
+        self.started.append({"arg": arg, **kwargs})
+        return SimpleNamespace(id=kwargs["id"])
+
+    def get_workflow_handle(self, workflow_id: str) -> FakeHandle:
+        return FakeHandle()
+
+
+async def test_post_starts_a_reconciliation_workflow(
+    make_http: Callable[..., httpx.AsyncClient], store: Store, settings: Settings
+) -> None:
+    client = FakeClient()
+    async with make_http(client) as http:
+        r = await http.post(
+            "/v1/reconciliation/runs",
+            headers=FINANCE,
+            json={
+                "period_start": "2025-03-01T00:00:00Z",
+                "period_end": "2025-03-02T00:00:00+00:00",
+                "stuck_after_s": 5,
+            },
+        )
+        assert r.status_code == 202, r.text
+        body = r.json()
+        assert body["status"] == "running" and body["trigger"] == "manual"
+        assert (
+            body["period_start"] == "2025-03-01T00:00:00Z" and r.headers["location"] == body["links"]["self"]
+        )
+        [started] = client.started
+        assert started["id"] == body["run_id"] and started["task_queue"] == settings.task_queue
+        assert (
+            started["arg"].period.end == datetime(2025, 3, 2, tzinfo=UTC)
+            and started["arg"].stuck_after_s == 5
+        )
+
+        default = await http.post("/v1/reconciliation/runs", headers=FINANCE)
+        assert default.status_code == 202
+        period = client.started[1]["arg"].period
+        assert period.end - period.start == timedelta(seconds=settings.reconciliation_interval_s)
+
+        assert_problem(
+            await http.get("/v1/reconciliation/runs/reconciliation-nope", headers=FINANCE), 404, "not-found"
+        )
+
+
+async def test_an_unreachable_store_is_a_503_and_not_ready(
+    make_http: Callable[..., httpx.AsyncClient], settings: Settings
+) -> None:
+    class Healthy:
+        async def check_health(self, **_: object) -> bool:
+            return True
+
+    down = settings.model_copy(update={"database_url": "postgresql+psycopg://o2c@127.0.0.1:1/nowhere"})
+    async with make_http(SimpleNamespace(service_client=Healthy()), down) as http:
+        assert_problem(await http.get("/readyz"), 503, "database-unavailable")
+        r = await http.get("/v1/erp-postings", headers=FINANCE)
+        assert_problem(r, 503, "database-unavailable")
+        assert r.headers["retry-after"] == "2"

@@ -1,0 +1,144 @@
+"""What support sees: the local stack's Temporal Web UI, in a real (headless) browser, decodes an order's
+encrypted payloads through the API's codec endpoint.
+
+Debian's chromium, driven by Playwright; Playwright's own browser builds are never downloaded. Without
+chromium the test is skipped, unless O2C_REQUIRE_BROWSER=1 (CI) makes that a failure.
+
+It also pins down how the UI reaches the codec: from the browser, cross-origin, with the UI's Origin,
+`X-Namespace` and no Authorization header (the UI has no o2c API key to send). That is why the local
+stack runs the API with the dev-only O2C_CODEC_DEV_TRUST_UI_ORIGIN.
+
+The screenshot for the README is refreshed in docs/ when it is missing or O2C_UPDATE_SCREENSHOTS=1;
+otherwise it goes to the test's temporary directory, so a test run leaves the work tree clean.
+"""
+
+import os
+import shutil
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from e2e_support import TEST_ENV, Stack, order
+
+from canonical.settings import Settings
+from deploy.stack import LocalStack
+
+pytestmark = [pytest.mark.e2e]
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "temporal-ui-order.png"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+playwright_api = pytest.importorskip("playwright.async_api")
+
+if not shutil.which("chromium") and not os.path.exists(CHROMIUM):
+    if os.environ.get("O2C_REQUIRE_BROWSER") == "1":
+        raise RuntimeError(f"O2C_REQUIRE_BROWSER=1 but {CHROMIUM} is missing: apt-get install chromium")
+    pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def ui_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A stack as `o2c run` starts it: the UI's codec endpoint is our API, which trusts the UI origin."""
+    with LocalStack.on_free_ports(
+        tmp_path_factory.mktemp("ui-stack"), Settings(), env=TEST_ENV, ui_codec=True
+    ) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+async def ui_clients(ui_stack: LocalStack) -> AsyncIterator[Stack]:
+    clients = Stack(ui_stack.api_url, ui_stack.sandbox_url)
+    yield clients
+    await clients.aclose()
+
+
+@pytest.fixture
+async def browser_page(tmp_path: Path) -> AsyncIterator[Any]:
+    async with playwright_api.async_playwright() as pw:
+        context = await pw.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),  # a fresh profile: no cached UI settings
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 860},
+        )
+        try:
+            yield await context.new_page()
+        finally:
+            await context.close()
+
+
+async def test_support_filters_by_status_opens_the_order_and_sees_the_customer_decoded(
+    ui_stack: LocalStack, ui_clients: Stack, browser_page: Any, tmp_path: Path
+) -> None:
+    attention = order([("HOLD-UI", 2, 1250)], token="tok_reauth_decline")
+    declined = order(token="tok_decline")
+    assert (await ui_clients.place(attention)).status_code == 201
+    assert (await ui_clients.place(declined)).status_code == 402
+    await ui_clients.wait_ledger(attention["order_id"], "fulfillment.request")
+    await ui_clients.wait_authorization_expired(attention["order_id"])
+    await ui_clients.release_hold(attention["order_id"])
+    await ui_clients.wait_status(attention["order_id"], "needs_attention")
+
+    page = browser_page
+    codec_calls: list[dict[str, Any]] = []
+
+    async def record(request: Any) -> None:
+        if "/codec/" in request.url:
+            response = await request.response()
+            codec_calls.append(
+                {
+                    "url": request.url,
+                    "headers": await request.all_headers(),
+                    "status": response and response.status,
+                }
+            )
+
+    page.on("requestfinished", record)
+
+    query = quote('OrderStatus="needs_attention"')
+    workflows = f"{ui_stack.temporal_ui_url}/namespaces/{ui_stack.settings.temporal_namespace}/workflows"
+    link = page.get_by_role("link", name=f"order-{attention['order_id']}")
+    deadline = time.monotonic() + 30
+    while True:  # visibility is eventually consistent: reload until the order is listed
+        await page.goto(f"{workflows}?query={query}")
+        try:
+            await link.wait_for(timeout=3000)
+            break
+        except playwright_api.TimeoutError:
+            if time.monotonic() > deadline:
+                raise
+    assert await page.get_by_role("link", name=f"order-{declined['order_id']}").count() == 0
+
+    await link.click()
+    await playwright_api.expect(page.get_by_text("Ana Lima").first).to_be_visible(timeout=20000)
+    await page.wait_for_timeout(500)  # let the remaining payload panels settle for the screenshot
+    shot = (
+        SCREENSHOT
+        if (not SCREENSHOT.exists() or os.environ.get("O2C_UPDATE_SCREENSHOTS") == "1")
+        else (tmp_path / SCREENSHOT.name)
+    )
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(shot))
+
+    # How the UI reached the codec: from the browser, cross-origin, with its Origin and no key.
+    assert codec_calls, "the UI never called the codec endpoint"
+    ui_origin = ui_stack.temporal_ui_url
+    for call in codec_calls:
+        assert call["url"].startswith(f"{ui_stack.api_url}/codec/decode")
+        assert call["status"] == 200
+        assert call["headers"].get("origin") == ui_origin
+        assert call["headers"].get("x-namespace") == ui_stack.settings.temporal_namespace
+        assert "authorization" not in call["headers"]

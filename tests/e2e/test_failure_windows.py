@@ -1,0 +1,148 @@
+"""Clocks and retry windows run out: SLA, step, compensation and accept windows (short, on their own stack)."""
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from e2e_support import SUPPORT, Stack, make_stack, order
+
+from deploy.stack import LocalStack
+
+pytestmark = [pytest.mark.e2e]
+
+WINDOW_S = 3
+
+
+@pytest.fixture(scope="module")
+def short_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    env = {
+        "O2C_DISPATCH_SLA_S": str(WINDOW_S),
+        "O2C_STEP_RETRY_WINDOW_S": str(WINDOW_S),
+        "O2C_COMPENSATION_RETRY_WINDOW_S": str(WINDOW_S),
+        "O2C_ACCEPT_RETRY_WINDOW_S": str(WINDOW_S),
+        "O2C_REFUND_RETRY_WINDOW_S": str(WINDOW_S),
+    }
+    with make_stack(tmp_path_factory.mktemp("short"), **env) as stack:
+        yield stack
+
+
+@pytest.fixture
+async def short(short_stack: LocalStack) -> AsyncIterator[Stack]:
+    clients = Stack(short_stack.api_url, short_stack.sandbox_url)
+    yield clients
+    await clients.sandbox.delete("/_sandbox/faults")
+    await clients.sandbox.put("/_sandbox/erp/posting-window", json={"open": True})
+    await clients.aclose()
+
+
+async def _fault(stack: Stack, vendor: str, **settings: object) -> None:
+    (await stack.sandbox.put(f"/_sandbox/faults/{vendor}", json=settings)).raise_for_status()
+
+
+async def test_no_dispatch_within_the_sla_compensates_everything(short: Stack) -> None:
+    body = order([("HOLD-SLA", 1, 2000)], points=100)
+    assert (await short.place(body)).status_code == 201
+    view = await short.wait_status(body["order_id"], "cancelled", timeout=30)
+    assert "dispatch SLA" in view["status_reason"]
+    ledger = await short.ledger(body["order_id"])
+    assert len(ledger.of("fulfillment.cancel")) == 1
+    assert ledger.amount("payment.void") == ledger.amount("payment.authorize") == 1900
+    assert ledger.points("points.release") == 100
+    assert ledger.quantity("inventory.release") == 1
+
+
+async def test_payment_gateway_down_at_checkout_rejects_and_releases_points(short: Stack) -> None:
+    await _fault(short, "payments", outage=True)
+    body = order(points=200)
+    response = await short.place(body)
+    assert response.status_code == 503, response.text
+    assert response.json()["type"].endswith("payment-unavailable")
+    ledger = await short.ledger(body["order_id"])
+    assert ledger.points("points.release") == ledger.points("points.block") == 200
+    assert not ledger.of("payment.authorize")
+
+
+async def test_step_failing_for_good_before_dispatch_compensates(short: Stack) -> None:
+    body = order([("SKU-ERP", 1, 1500)])
+    await short.sandbox.put("/_sandbox/erp/posting-window", json={"open": False})
+    assert (await short.place(body)).status_code == 201
+    running = await short.wait_status(body["order_id"], "allocated", timeout=10)
+    view = await short.wait_status(body["order_id"], "cancelled", timeout=30)
+    assert "book sales order" in view["status_reason"]
+    step = next(s for s in view["steps"] if s["name"] == "book sales order")
+    assert step["status"] == "failed" and "posting_window_closed" in step["error"]
+    assert running["status"] == "allocated"
+    ledger = await short.ledger(body["order_id"])
+    assert ledger.amount("payment.void") == 1500
+    assert ledger.quantity("inventory.release") == 1
+    assert not ledger.of("erp.sales_order")
+
+
+async def test_running_step_shows_attempts_and_last_error(short: Stack) -> None:
+    await short.sandbox.put("/_sandbox/erp/posting-window", json={"open": False})
+    body = order([("SKU-ATT", 1, 900)])
+    assert (await short.place(body)).status_code == 201
+    for _ in range(40):
+        view = await short.get(body["order_id"])
+        step = next((s for s in view["steps"] if s["name"] == "book sales order"), None)
+        if step and step["status"] == "running" and step["attempts"] >= 2:
+            assert "posting_window_closed" in (step["error"] or "")
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"no retried running step seen: {view['steps']}")
+
+
+async def test_compensation_failing_for_good_needs_attention(short: Stack) -> None:
+    body = order([("HOLD-COMP", 1, 3000)])
+    assert (await short.place(body)).status_code == 201
+    await short.wait_ledger(body["order_id"], "fulfillment.request")
+    await _fault(short, "payments", outage=True)
+    response = await short.api.post(f"/v1/orders/{body['order_id']}/cancel", json={"reason": "changed mind"},
+                                    headers=SUPPORT)
+    assert response.status_code == 202
+    view = await short.wait_status(body["order_id"], "needs_attention", timeout=30)
+    assert "void authorization" in view["status_reason"]
+    failed = [c for c in view["compensations"] if c["status"] == "failed"]
+    assert [c["name"] for c in failed] == ["void authorization"]
+    ledger = await short.ledger(body["order_id"])
+    # Everything else was still undone; the open authorization is what support must chase.
+    assert len(ledger.of("fulfillment.cancel")) == 1
+    assert ledger.quantity("inventory.release") == 1
+    assert not ledger.of("payment.void")
+
+
+async def test_support_retry_reruns_a_failed_compensation(short: Stack) -> None:
+    body = order([("HOLD-RETRY", 1, 2200)])
+    assert (await short.place(body)).status_code == 201
+    await short.wait_ledger(body["order_id"], "fulfillment.request")
+    await _fault(short, "payments", outage=True)
+    await short.api.post(f"/v1/orders/{body['order_id']}/cancel", json={"reason": "changed mind"}, headers=SUPPORT)
+    await short.wait_status(body["order_id"], "needs_attention", timeout=30)
+    await short.sandbox.delete("/_sandbox/faults")
+
+    response = await short.api.post(f"/v1/orders/{body['order_id']}/resolve",
+                                    json={"action": "retry", "note": "gateway is back"}, headers=SUPPORT)
+    assert response.status_code == 202, response.text
+    view = await short.wait_status(body["order_id"], "cancelled", timeout=30)
+    ledger = await short.ledger(body["order_id"])
+    assert ledger.amount("payment.void") == 2200
+    assert all(c["status"] == "succeeded" for c in view["compensations"])
+
+
+async def test_refund_failing_at_the_gateway_needs_attention_then_retries(short: Stack) -> None:
+    body = order([("SKU-RFF", 1, 1800)])
+    assert (await short.place(body)).status_code == 201
+    await short.wait_status(body["order_id"], "completed", timeout=30)
+    await _fault(short, "payments", outage=True)
+    assert (await short.request_return(body["order_id"], "R1", [("SKU-RFF", 1)])).status_code == 202
+    parked = await short.wait_return(body["order_id"], "R1", "needs_attention")
+    assert "refund" in parked["status_reason"]
+    assert not (await short.ledger(body["order_id"])).of("payment.refund")
+    await short.sandbox.delete("/_sandbox/faults")
+    response = await short.api.post(f"/v1/orders/{body['order_id']}/returns/R1/resolve",
+                                    json={"action": "refund", "note": "gateway back, retry"}, headers=SUPPORT)
+    assert response.status_code == 202, response.text
+    await short.wait_return(body["order_id"], "R1", "completed")
+    ledger = await short.ledger(body["order_id"])
+    assert ledger.amount("payment.refund") == ledger.amount("erp.credit_memo") == 1800

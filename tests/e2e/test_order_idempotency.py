@@ -1,0 +1,49 @@
+"""Replays, conflicts and concurrent duplicates of one order (issue: the order saga)."""
+
+import asyncio
+import copy
+
+import pytest
+from e2e_support import Stack, order
+
+pytestmark = [pytest.mark.e2e]
+
+
+async def test_same_order_again_gives_the_same_body_and_one_authorization(stack: Stack) -> None:
+    body = order(points=100)
+    first = await stack.place(body)
+    second = await stack.place(body)
+    assert first.status_code == 201, first.text
+    assert second.status_code == 200, second.text
+    assert second.content == first.content
+    await stack.wait_status(body["order_id"], "completed")
+    third = await stack.place(body)  # replay after the workflow closed
+    assert third.status_code == 200, third.text
+    assert third.json() == first.json()
+    ledger = await stack.ledger(body["order_id"])
+    assert len(ledger.of("payment.authorize")) == 1
+    assert len(ledger.of("points.block")) == 1
+
+
+async def test_same_id_with_another_body_conflicts(stack: Stack) -> None:
+    body = order()
+    assert (await stack.place(body)).status_code == 201
+    other = copy.deepcopy(body)
+    other["lines"][0]["quantity"] = 3
+    response = await stack.place(other)
+    assert response.status_code == 409, response.text
+    assert response.json()["type"].endswith("order-id-conflict")
+    ledger = await stack.ledger(body["order_id"])
+    assert len(ledger.of("payment.authorize")) == 1
+    assert ledger.amount("payment.authorize") == 2 * 1999
+
+
+async def test_twenty_concurrent_posts_make_one_authorization(stack: Stack) -> None:
+    body = order([("SKU-C", 1, 1234)])
+    responses = await asyncio.gather(*(stack.place(body) for _ in range(20)))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] * 19 + [201], [r.text for r in responses if r.status_code not in (200, 201)]
+    assert len({r.json()["authorization"]["id"] for r in responses}) == 1
+    ledger = await stack.ledger(body["order_id"])
+    assert len(ledger.of("payment.authorize")) == 1
+    await stack.wait_status(body["order_id"], "completed")

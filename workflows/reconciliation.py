@@ -1,0 +1,84 @@
+"""ReconciliationWorkflow: one reconciliation run (design §5), by schedule or on demand.
+
+Record the run, find the orders the period touched, compare them in batches (each batch records
+its own findings, so the history carries counts, not findings), check for postings stuck retrying,
+then close the run with its counts. A run that cannot finish is closed as failed with the reason.
+"""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities import reconciliation as act
+    from canonical.reconciliation import ReconciliationOutcome, ReconciliationRequest
+
+BATCH_SIZE = 100
+"""Orders compared per activity: small enough to retry cheaply, large enough to keep history short."""
+
+_OPTIONS = {
+    "start_to_close_timeout": timedelta(minutes=5),
+    # Vendors and the store get a few minutes to come back; past that the run fails visibly and
+    # the next one (or a manual one) covers the period again.
+    "schedule_to_close_timeout": timedelta(minutes=15),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=30),
+        non_retryable_error_types=["VendorContractViolation"],
+    ),
+}
+
+
+@workflow.defn
+class ReconciliationWorkflow:
+    @workflow.run
+    async def run(self, req: ReconciliationRequest) -> ReconciliationOutcome:
+        run_id = workflow.info().workflow_id
+        period = req.resolve(workflow.now())
+        await workflow.execute_activity(
+            act.start_reconciliation_run,
+            act.RunStart(run_id=run_id, trigger=req.trigger, period=period, stuck_after_s=req.stuck_after_s),
+            summary=f"start run {period.start:%Y-%m-%d %H:%M:%S} – {period.end:%Y-%m-%d %H:%M:%S} UTC",
+            **_OPTIONS,
+        )
+        checked = 0
+        try:
+            order_ids = await workflow.execute_activity(
+                act.discover_reconciliation_orders,
+                act.PeriodScan(run_id=run_id, period=period),
+                summary="find the orders of the period",
+                **_OPTIONS,
+            )
+            for first in range(0, len(order_ids), BATCH_SIZE):
+                batch = order_ids[first : first + BATCH_SIZE]
+                await workflow.execute_activity(
+                    act.reconcile_orders,
+                    act.OrdersBatch(run_id=run_id, period=period, order_ids=batch),
+                    summary=f"compare orders {first + 1}–{first + len(batch)} of {len(order_ids)}",
+                    **_OPTIONS,
+                )
+                checked += len(batch)
+            await workflow.execute_activity(
+                act.find_stuck_postings,
+                act.StuckCheck(run_id=run_id, stuck_after_s=req.stuck_after_s),
+                summary="postings stuck retrying",
+                **_OPTIONS,
+            )
+        except ActivityError as err:
+            reason = str(err.cause or err)
+            await workflow.execute_activity(
+                act.finish_reconciliation_run,
+                act.RunFinish(run_id=run_id, status="failed", orders_checked=checked, error=reason[:2000]),
+                summary="close the run as failed",
+                **_OPTIONS,
+            )
+            raise ApplicationError(f"reconciliation run failed: {reason}", non_retryable=True) from err
+        return await workflow.execute_activity(
+            act.finish_reconciliation_run,
+            act.RunFinish(run_id=run_id, status="completed", orders_checked=checked),
+            summary="close the run",
+            **_OPTIONS,
+        )
