@@ -15,8 +15,10 @@ from typing import Any
 import structlog
 from temporalio.client import (
     Client,
+    RPCTimeoutOrCancelledError,
     WithStartWorkflowOperation,
     WorkflowFailureError,
+    WorkflowExecutionStatus,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -119,8 +121,9 @@ async def decide(
                 OrderWorkflow.accept, AcceptRequest(fingerprint=fp), start_workflow_operation=start
             ),
         )
-    except DeadlineExceeded:
-        # The update carries on server-side; say "received" only if the order really exists.
+    except (DeadlineExceeded, RPCTimeoutOrCancelledError):
+        # The update carries on server-side (the client's own RPC deadline, or a server restarting, ends
+        # the call as RPCTimeoutOrCancelledError); say "received" only if the order really exists.
         if await describe_or_none(client.get_workflow_handle(wid)) is not None:
             log.info("order.accept_pending", order_id=order.order_id, workflow_id=wid)
             return None
@@ -157,11 +160,15 @@ def conflict(order_id: str) -> ProblemError:
     )
 
 
-async def closed_order_decision(client: Client, order_id: str, fp: str) -> AcceptDecision:
+async def closed_order_decision(client: Client, order_id: str, fp: str) -> AcceptDecision | None:
+    """The decision of a closed order; None (-> 202) if it is in fact still running: an update that a
+    restarting server lost answers NOT_FOUND too."""
     handle = client.get_workflow_handle_for(OrderWorkflow.run, order_workflow_id(order_id))
     desc = await handle.describe()
     if await desc.memo_value("fingerprint", None) != fp:
         raise conflict(order_id)
+    if desc.status == WorkflowExecutionStatus.RUNNING:
+        return None
     try:
         decision = (await handle.result()).decision
     except WorkflowFailureError:  # cancelled or terminated by an operator

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 log = structlog.get_logger("o2c.api")
@@ -187,10 +188,12 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
 
 
 async def _on_rpc_error(request: Request, exc: Exception) -> JSONResponse:
-    # Temporal unreachable or overloaded: the caller may retry (orders are idempotent by id).
-    assert isinstance(exc, RPCError)
-    if rpc_unavailable(exc):
-        log.warning("temporal.unavailable", rpc_status=exc.status.name)
+    # Temporal unreachable or overloaded: the caller may retry (orders are idempotent by id). The client
+    # turns an update call's DEADLINE_EXCEEDED/CANCELLED (e.g. the server restarting) into its own error.
+    assert isinstance(exc, (RPCError, RPCTimeoutOrCancelledError))
+    if isinstance(exc, RPCTimeoutOrCancelledError) or rpc_unavailable(exc):
+        status = exc.status.name if isinstance(exc, RPCError) else "TIMEOUT_OR_CANCELLED"
+        log.warning("temporal.unavailable", rpc_status=status)
         return problem_response(
             503,
             "temporal-unavailable",
@@ -198,6 +201,7 @@ async def _on_rpc_error(request: Request, exc: Exception) -> JSONResponse:
             instance=request.url.path,
             headers={"Retry-After": "2"},
         )
+    assert isinstance(exc, RPCError)
     log.error("temporal.rpc_error", rpc_status=exc.status.name)
     return _internal_error(request.url.path)
 
@@ -212,6 +216,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(RPCError, _on_rpc_error)
+    app.add_exception_handler(RPCTimeoutOrCancelledError, _on_rpc_error)
 
 
 class CatchAllMiddleware:

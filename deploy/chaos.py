@@ -292,6 +292,7 @@ class ChaosRun:
         self.events: list[ChaosEvent] = []
         self.answers: Counter[str] = Counter()
         self.anomalies: list[str] = []
+        self.server_errors = 0
         self.orders: list[PlacedOrder] = []
         self.settled = 0
         self.started = time.monotonic()
@@ -350,6 +351,9 @@ class ChaosRun:
         finally:
             durations["total"] = self.elapsed()
             await asyncio.to_thread(self.stack.stop)
+            if self.server_errors:
+                # A 500 says nothing by design; the API's log says where it failed.
+                self.anomalies += _logged_errors(self.stack.supervisor.log_path("api"))
             if not cfg.keep_data and ok and cfg.data_dir is None:
                 shutil.rmtree(data_dir, ignore_errors=True)
             elif not ok or cfg.keep_data:
@@ -549,6 +553,7 @@ class ChaosRun:
             label = _bucket(method, path, response.status_code)
             self.answers[label] += 1
             if response.status_code >= 500 and response.status_code != 503:
+                self.server_errors += 1
                 self.note(f"{label} {path}: {response.text[:300]}")
             if final(response):
                 return response
@@ -691,6 +696,16 @@ class ChaosRun:
         )
         violations += [Violation("api", None, anomaly) for anomaly in self.anomalies]
         return violations
+
+
+def _logged_errors(log_path: Path, limit: int = 5) -> list[str]:
+    """The error events in a JSON-lines log, e.g. http.unhandled_error with the frames it failed in."""
+    found: list[str] = []
+    with contextlib.suppress(OSError), log_path.open(encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            if '"level": "error"' in line:
+                found.append(f"api log: {line.strip()[:600]}")
+    return found[:limit]
 
 
 def _store_rows(settings: Settings) -> list[dict[str, Any]]:

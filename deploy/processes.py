@@ -46,6 +46,10 @@ class ProcessSpec:
     probe: Probe = field(default_factory=AliveProbe)
     ready_timeout_s: float = 30.0
     stop_grace_s: float = 10.0
+    # A startup failure known to be a race worth one more try, recognised by a line in the log
+    # (the Temporal dev server picks its internal ports itself and may lose one to another process).
+    retry_start_if_log_has: str | None = None
+    start_attempts: int = 1
 
 
 @dataclass
@@ -115,8 +119,15 @@ class Supervisor:
         timeout = child.spec.ready_timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + timeout
         interval = self.poll_interval_s
+        attempt = 1
         while True:
             code = child.popen.poll()
+            if code is not None and attempt < child.spec.start_attempts and self._died_of_known_race(child):
+                attempt += 1
+                self.start(name, wait=False)
+                child = self._child(name)
+                deadline = time.monotonic() + timeout
+                continue
             if code is not None:
                 raise ProcessDied(
                     f"{name} exited with {_describe_exit(code)} before it was ready "
@@ -227,6 +238,10 @@ class Supervisor:
             return self._children[name]
         except KeyError:
             raise StackError(f"{name!r} was never started; started: {self._order}") from None
+
+    def _died_of_known_race(self, child: _Child) -> bool:
+        marker = child.spec.retry_start_if_log_has
+        return marker is not None and marker in _tail(self.log_path(child.spec.name), child.log_offset, LOG_TAIL_LINES)
 
     def _tail_block(self, child: _Child) -> str:
         path = self.log_path(child.spec.name)

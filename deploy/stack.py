@@ -216,6 +216,9 @@ class LocalStack:
                 probe=TemporalProbe(s.temporal_address, s.temporal_namespace, search_attribute_names()),
                 ready_timeout_s=60.0,
                 stop_grace_s=10.0,
+                # Our own ports are checked free before the start; this is one of its internal ones.
+                retry_start_if_log_has="bind: address already in use",
+                start_attempts=3,
                 **common,
             )
         if name == "sandbox":

@@ -4,12 +4,13 @@
 import httpx
 import pytest
 from fastapi import FastAPI
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import problems
 
 
-def _app(err: RPCError) -> FastAPI:
+def _app(err: Exception) -> FastAPI:
     app = FastAPI()
     problems.install(app)
 
@@ -38,3 +39,13 @@ async def test_rpc_errors_map_to_problems(status: RPCStatusCode, message: str, e
     if expected == 503:
         assert response.json()["type"] == "temporal-unavailable"
         assert response.headers["retry-after"] == "2"
+
+
+async def test_an_update_call_cut_off_by_the_server_is_a_503_not_a_500() -> None:
+    # What execute_update raises when Temporal answers DEADLINE_EXCEEDED/CANCELLED, e.g. while restarting.
+    app = _app(WorkflowUpdateRPCTimeoutOrCancelledError())
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
+        response = await http.get("/boom")
+    assert response.status_code == 503
+    assert response.json()["type"] == "temporal-unavailable"

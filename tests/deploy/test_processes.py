@@ -187,6 +187,46 @@ def test_a_process_that_dies_during_start_is_named_with_its_log_tail(supervisor:
     assert str(supervisor.log_path("doomed")) in message
 
 
+def test_a_start_that_loses_a_known_race_is_tried_again(supervisor: Supervisor, tmp_path: Path) -> None:
+    (port,) = free_ports(1)
+    tries = tmp_path / "tries"
+    # Fails like the Temporal dev server losing one of its own ports on the first start, serves on the second.
+    code = f"""
+        import http.server, pathlib, sys
+        tries = pathlib.Path({str(tries)!r})
+        tries.write_text(tries.read_text() + "x" if tries.exists() else "x")
+        if len(tries.read_text()) == 1:
+            print("listen tcp 127.0.0.1:40737: bind: address already in use", flush=True)
+            sys.exit(1)
+        http.server.HTTPServer(("127.0.0.1", {port}), http.server.SimpleHTTPRequestHandler).serve_forever()
+    """
+    spec = ProcessSpec(
+        "racy",
+        python(code),
+        probe=TcpProbe("127.0.0.1", port),
+        ready_timeout_s=10,
+        stop_grace_s=2,
+        retry_start_if_log_has="bind: address already in use",
+        start_attempts=2,
+    )
+    supervisor.start(spec)
+    assert port_open("127.0.0.1", port)
+    assert tries.read_text() == "xx"
+
+
+def test_a_start_failure_of_another_kind_is_not_retried(supervisor: Supervisor, tmp_path: Path) -> None:
+    spec = ProcessSpec(
+        "doomed",
+        python("print('disk on fire', flush=True); raise SystemExit(3)"),
+        probe=TcpProbe("127.0.0.1", free_ports(1)[0]),
+        retry_start_if_log_has="bind: address already in use",
+        start_attempts=3,
+    )
+    with pytest.raises(ProcessDied, match="disk on fire"):
+        supervisor.start(spec)
+    assert supervisor.log_path("doomed").read_text().count("starting doomed") == 1
+
+
 def test_a_process_that_never_gets_ready_times_out_with_its_log_tail(supervisor: Supervisor) -> None:
     (port,) = free_ports(1)
     spec = ProcessSpec(

@@ -5,6 +5,10 @@ import copy
 
 import pytest
 from e2e_support import Stack, order
+from temporalio.client import Client
+
+from api import accept
+from canonical.order import Order
 
 pytestmark = [pytest.mark.e2e]
 
@@ -46,4 +50,17 @@ async def test_twenty_concurrent_posts_make_one_authorization(stack: Stack) -> N
     assert len({r.json()["authorization"]["id"] for r in responses}) == 1
     ledger = await stack.ledger(body["order_id"])
     assert len(ledger.of("payment.authorize")) == 1
+    await stack.wait_status(body["order_id"], "completed")
+
+
+async def test_an_update_lost_by_a_restarting_server_reads_as_received_not_as_closed(
+    stack: Stack, temporal: Client
+) -> None:
+    # After a Temporal restart, polling an update the server forgot answers NOT_FOUND, as for a closed
+    # workflow; reading a running order's result then would hang the request for the order's lifetime.
+    body = order()
+    first = await stack.place(body)
+    assert first.status_code == 201, first.text
+    fp = accept.fingerprint(Order.model_validate(body), None)
+    assert await asyncio.wait_for(accept.closed_order_decision(temporal, body["order_id"], fp), 10) is None
     await stack.wait_status(body["order_id"], "completed")
