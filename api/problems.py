@@ -188,22 +188,30 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
 
 
 async def _on_rpc_error(request: Request, exc: Exception) -> JSONResponse:
-    # Temporal unreachable or overloaded: the caller may retry (orders are idempotent by id). The client
-    # turns an update call's DEADLINE_EXCEEDED/CANCELLED (e.g. the server restarting) into its own error.
-    assert isinstance(exc, (RPCError, RPCTimeoutOrCancelledError))
-    if isinstance(exc, RPCTimeoutOrCancelledError) or rpc_unavailable(exc):
-        status = exc.status.name if isinstance(exc, RPCError) else "TIMEOUT_OR_CANCELLED"
-        log.warning("temporal.unavailable", rpc_status=status)
-        return problem_response(
-            503,
-            "temporal-unavailable",
-            "The order service cannot reach its workflow engine; retry shortly",
-            instance=request.url.path,
-            headers={"Retry-After": "2"},
-        )
     assert isinstance(exc, RPCError)
+    if rpc_unavailable(exc):
+        return _temporal_unavailable(request, exc.status.name)
     log.error("temporal.rpc_error", rpc_status=exc.status.name)
     return _internal_error(request.url.path)
+
+
+async def _on_rpc_cut_off(request: Request, exc: Exception) -> JSONResponse:
+    # The client turns an update call's DEADLINE_EXCEEDED/CANCELLED (e.g. the server restarting) into its
+    # own error, which is not an RPCError.
+    assert isinstance(exc, RPCTimeoutOrCancelledError)
+    return _temporal_unavailable(request, "TIMEOUT_OR_CANCELLED")
+
+
+def _temporal_unavailable(request: Request, rpc_status: str) -> JSONResponse:
+    # Temporal unreachable or overloaded: the caller may retry (orders are idempotent by id).
+    log.warning("temporal.unavailable", rpc_status=rpc_status)
+    return problem_response(
+        503,
+        "temporal-unavailable",
+        "The order service cannot reach its workflow engine; retry shortly",
+        instance=request.url.path,
+        headers={"Retry-After": "2"},
+    )
 
 
 def _internal_error(instance: str | None) -> JSONResponse:
@@ -216,7 +224,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(RPCError, _on_rpc_error)
-    app.add_exception_handler(RPCTimeoutOrCancelledError, _on_rpc_error)
+    app.add_exception_handler(RPCTimeoutOrCancelledError, _on_rpc_cut_off)
 
 
 class CatchAllMiddleware:

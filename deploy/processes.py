@@ -241,7 +241,9 @@ class Supervisor:
 
     def _died_of_known_race(self, child: _Child) -> bool:
         marker = child.spec.retry_start_if_log_has
-        return marker is not None and marker in _tail(self.log_path(child.spec.name), child.log_offset, LOG_TAIL_LINES)
+        if marker is None:
+            return False
+        return marker in _tail(self.log_path(child.spec.name), child.log_offset, LOG_TAIL_LINES)
 
     def _tail_block(self, child: _Child) -> str:
         path = self.log_path(child.spec.name)
