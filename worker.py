@@ -14,6 +14,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities import (
     erp,
+    events,
     fulfillment,
     inventory,
     loyalty,
@@ -28,11 +29,9 @@ from canonical.settings import Settings, get_settings
 from deploy.log_config import configure_logging
 from store import migrate
 from workflows.client import connect
-from workflows.events import DeliverWebhookWorkflow, PublishEventWorkflow
 from workflows.order import OrderWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
 from workflows.reconciliation_schedule import ensure_reconciliation_schedule
-from workflows.returns import ReturnWorkflow
 
 ACTIVITIES = [
     loyalty.reserve_points, loyalty.release_points, loyalty.spend_points, loyalty.earn_points,
@@ -43,19 +42,20 @@ ACTIVITIES = [
     fulfillment.request_shipment, fulfillment.cancel_shipment_request, fulfillment.request_return,
     inventory.restock_returned,
     erp.book_sales_order, erp.cancel_sales_order, erp.post_invoice, erp.post_credit_memo,
+    events.record_events,
 ]
-WORKFLOWS = [OrderWorkflow, ReturnWorkflow]
+WORKFLOWS = [OrderWorkflow]
 # Finance: reconciliation runs, by schedule and on demand.
 ACTIVITIES += reconciliation.ACTIVITIES
 WORKFLOWS += [ReconciliationWorkflow]
 # Outbound webhooks: every canonical event to the subscribed endpoints, signed, with retries.
 ACTIVITIES += [outbound_webhooks.record_event_deliveries, outbound_webhooks.attempt_webhook_delivery]
-WORKFLOWS += [PublishEventWorkflow, DeliverWebhookWorkflow]
 
-# Pydantic's e-mail validation imports these lazily while the sandbox deserializes an order; they are
-# pure and deterministic, so they may pass through instead of being re-imported per workflow run.
+# Pydantic's e-mail validation imports these lazily while the sandbox deserializes an order, and the
+# stdlib log handler formats workflow.logger records with structlog; they may pass through instead of
+# being re-imported per workflow run.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna")
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna", "structlog")
 )
 
 log = structlog.get_logger("o2c.worker")

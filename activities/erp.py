@@ -12,10 +12,19 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from activities.posting_record import post_recorded
-from activities.vendor_http import OrderCall, attempt, call, parse
+from activities.contracts.erp import (
+    BOOK_SALES_ORDER,
+    CANCEL_SALES_ORDER,
+    POST_CREDIT_MEMO,
+    POST_INVOICE,
+    BookSalesOrder,
+    PostCreditMemo,
+    PostInvoice,
+)
+from activities.vendor_http import attempt, call, parse
 from canonical.erp_postings import PostingDraft, PostingKind
 from canonical.references import invoice_reference, sales_order_reference
-from canonical.steps import Done, ErpDocument, LineQuantity
+from canonical.steps import Done, ErpDocument, LineQuantity, OrderCall
 
 VENDOR = "erp"
 REJECTIONS = {"validation_error", "document_cancelled"}
@@ -34,18 +43,6 @@ class _Documents(BaseModel):
     data: list[_Document]
 
 
-class BookSalesOrder(OrderCall):
-    amount: int
-    currency: str
-    lines: list[LineQuantity]
-
-
-class PostInvoice(OrderCall):
-    shipment_id: str
-    sales_order: str
-    amount: int
-    currency: str
-    lines: list[LineQuantity]
 
 
 def _document(doc: _Document, shipment_id: str | None = None) -> ErpDocument:
@@ -78,14 +75,14 @@ async def _post(draft: PostingDraft, path: str, links: dict[str, str], inp: Orde
                                post=post)
 
 
-@activity.defn
+@activity.defn(name=BOOK_SALES_ORDER.name)
 async def book_sales_order(inp: BookSalesOrder) -> ErpDocument:
     draft = PostingDraft(kind="sales_order", reference=sales_order_reference(inp.order_id),
                          order_id=inp.order_id, amount=inp.amount, currency=inp.currency)
     return _document(await _post(draft, "/sales-orders", {}, inp, inp.lines))
 
 
-@activity.defn
+@activity.defn(name=CANCEL_SALES_ORDER.name)
 async def cancel_sales_order(inp: OrderCall) -> Done:
     ref = sales_order_reference(inp.order_id)
     body = await call(VENDOR, "GET", "/documents", params={"external_reference": ref},
@@ -98,7 +95,7 @@ async def cancel_sales_order(inp: OrderCall) -> Done:
     return Done(detail=f"cancelled {docs[0].document_number}", attempt=attempt())
 
 
-@activity.defn
+@activity.defn(name=POST_INVOICE.name)
 async def post_invoice(inp: PostInvoice) -> ErpDocument:
     draft = PostingDraft(kind="invoice", reference=invoice_reference(inp.order_id, inp.shipment_id),
                          order_id=inp.order_id, amount=inp.amount, currency=inp.currency,
@@ -107,16 +104,8 @@ async def post_invoice(inp: PostInvoice) -> ErpDocument:
     return _document(doc, inp.shipment_id)
 
 
-class PostCreditMemo(OrderCall):
-    reference: str
-    """Business key of the refund the memo books, e.g. `{order_id}:credit-memo:{shipment_id}`."""
-    invoice: str
-    amount: int
-    currency: str
-    lines: list[LineQuantity]
 
-
-@activity.defn
+@activity.defn(name=POST_CREDIT_MEMO.name)
 async def post_credit_memo(inp: PostCreditMemo) -> ErpDocument:
     draft = PostingDraft(kind="credit_memo", reference=inp.reference, order_id=inp.order_id,
                          amount=inp.amount, currency=inp.currency)

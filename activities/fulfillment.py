@@ -6,8 +6,16 @@ Dispatch and pick rejections come back as signed webhooks through the API, not f
 from pydantic import BaseModel
 from temporalio import activity
 
-from activities.vendor_http import OrderCall, attempt, call, parse
-from canonical.steps import Done, LineQuantity, ShipmentRequest
+from activities.contracts.fulfillment import (
+    ALREADY_DISPATCHED,
+    CANCEL_SHIPMENT,
+    REQUEST_RETURN,
+    REQUEST_SHIPMENT,
+    RequestReturn,
+    RequestShipment,
+)
+from activities.vendor_http import attempt, call, parse
+from canonical.steps import Done, OrderCall, ShipmentRequest
 
 VENDOR = "fulfillment"
 
@@ -21,17 +29,12 @@ class _Requests(BaseModel):
     data: list[_Request]
 
 
-class RequestShipment(OrderCall):
-    node: str
-    lines: list[LineQuantity]
-    ship_to: dict[str, str | None]
-
 
 def _reference(order_id: str) -> str:
     return f"{order_id}:ship"
 
 
-@activity.defn
+@activity.defn(name=REQUEST_SHIPMENT.name)
 async def request_shipment(inp: RequestShipment) -> ShipmentRequest:
     body = await call(
         VENDOR, "POST", "/shipment-requests",
@@ -43,7 +46,7 @@ async def request_shipment(inp: RequestShipment) -> ShipmentRequest:
     return ShipmentRequest(request_id=req.request_id, node=inp.node, attempt=attempt())
 
 
-@activity.defn
+@activity.defn(name=CANCEL_SHIPMENT.name)
 async def cancel_shipment_request(inp: OrderCall) -> Done:
     """Undo-if-done. Raises a BusinessRejection `already_dispatched` once goods have left."""
     body = await call(VENDOR, "GET", "/shipment-requests", params={"reference": _reference(inp.order_id)},
@@ -54,17 +57,13 @@ async def cancel_shipment_request(inp: OrderCall) -> Done:
     await call(
         VENDOR, "POST", f"/shipment-requests/{found[0].request_id}/cancel", json={},
         idempotency_key=f"{inp.order_id}:ship-cancel", correlation_id=inp.correlation_id,
-        business_codes={"already_dispatched"},
+        business_codes={ALREADY_DISPATCHED},
     )
     return Done(detail=f"cancelled {found[0].request_id}", attempt=attempt())
 
 
-class RequestReturn(OrderCall):
-    return_id: str
-    lines: list[LineQuantity]
 
-
-@activity.defn
+@activity.defn(name=REQUEST_RETURN.name)
 async def request_return(inp: RequestReturn) -> Done:
     """Ask the node to receive and inspect the goods; it answers with a `return.received` webhook."""
     reference = f"{inp.order_id}:return:{inp.return_id}"

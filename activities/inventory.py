@@ -3,8 +3,9 @@
 from pydantic import BaseModel
 from temporalio import activity
 
-from activities.vendor_http import OrderCall, attempt, call, contract_violation, parse
-from canonical.steps import Allocation, Done, LineQuantity
+from activities.contracts.inventory import ALLOCATE, COMMIT, RELEASE, RESTOCK, AllocateInventory, AllocationLines, Restock
+from activities.vendor_http import attempt, call, contract_violation, parse
+from canonical.steps import Allocation, Done, LineQuantity, OrderCall
 
 VENDOR = "inventory"
 
@@ -27,15 +28,6 @@ class _Reservations(BaseModel):
     data: list[_Reservation]
 
 
-class AllocateInventory(OrderCall):
-    lines: list[LineQuantity]
-
-
-class AllocationLines(OrderCall):
-    """Release or commit lines of the order's reservation; `lines=None` releases all still open."""
-
-    lines: list[LineQuantity] | None
-    tag: str
 
 
 def _reference(order_id: str) -> str:
@@ -46,7 +38,7 @@ def _lines(lines: list[LineQuantity] | None) -> list[dict[str, object]] | None:
     return None if lines is None else [line.model_dump() for line in lines]
 
 
-@activity.defn
+@activity.defn(name=ALLOCATE.name)
 async def allocate_inventory(inp: AllocateInventory) -> Allocation:
     body = await call(
         VENDOR, "POST", "/reservations",
@@ -66,7 +58,7 @@ async def _reservation(inp: OrderCall) -> _Reservation | None:
     return found[0] if found else None
 
 
-@activity.defn
+@activity.defn(name=RELEASE.name)
 async def release_allocation(inp: AllocationLines) -> Done:
     res = await _reservation(inp)
     if res is None:
@@ -80,7 +72,7 @@ async def release_allocation(inp: AllocationLines) -> Done:
     return Done(detail="released", attempt=attempt())
 
 
-@activity.defn
+@activity.defn(name=COMMIT.name)
 async def commit_allocation(inp: AllocationLines) -> Done:
     """Stock leaves the building with a dispatched shipment."""
     res = await _reservation(inp)
@@ -93,12 +85,8 @@ async def commit_allocation(inp: AllocationLines) -> Done:
     return Done(detail="committed", attempt=attempt())
 
 
-class Restock(OrderCall):
-    return_id: str
-    lines: list[LineQuantity]
 
-
-@activity.defn
+@activity.defn(name=RESTOCK.name)
 async def restock_returned(inp: Restock) -> Done:
     """Resellable returned goods go back on the shelf of the node that shipped them."""
     reference = f"{inp.order_id}:restock:{inp.return_id}"

@@ -3,8 +3,21 @@
 from pydantic import BaseModel
 from temporalio import activity
 
-from activities.vendor_http import OrderCall, attempt, call, parse
-from canonical.steps import Done, PointsEarned, PointsReservation, PointsTakenBack
+from activities.contracts.loyalty import (
+    EARN,
+    GIVE_BACK,
+    RELEASE,
+    RESERVE,
+    SPEND,
+    TAKE_BACK,
+    EarnPoints,
+    GiveBackPoints,
+    PointsMove,
+    ReservePoints,
+    TakeBackPoints,
+)
+from activities.vendor_http import attempt, call, parse
+from canonical.steps import Done, OrderCall, PointsEarned, PointsReservation, PointsTakenBack
 
 VENDOR = "loyalty"
 
@@ -21,17 +34,6 @@ class _Blocks(BaseModel):
     data: list[_Block]
 
 
-class ReservePoints(OrderCall):
-    member_id: str
-    points: int
-
-
-class PointsMove(OrderCall):
-    """Spend or release points of the order's block. `points=None` releases all that is still open."""
-
-    points: int | None
-    tag: str
-    """Distinguishes separate moves of one order in the idempotency key (e.g. an event id)."""
 
 
 def _reference(order_id: str) -> str:
@@ -45,7 +47,7 @@ async def _find_block(inp: OrderCall) -> _Block | None:
     return blocks[0] if blocks else None
 
 
-@activity.defn
+@activity.defn(name=RESERVE.name)
 async def reserve_points(inp: ReservePoints) -> PointsReservation:
     body = await call(
         VENDOR, "POST", f"/members/{inp.member_id}/blocks",
@@ -75,12 +77,12 @@ async def _move(inp: PointsMove, action: str) -> Done:
     return Done(detail=f"{action} {inp.points if inp.points is not None else open_points} points", attempt=attempt())
 
 
-@activity.defn
+@activity.defn(name=RELEASE.name)
 async def release_points(inp: PointsMove) -> Done:
     return await _move(inp, "release")
 
 
-@activity.defn
+@activity.defn(name=SPEND.name)
 async def spend_points(inp: PointsMove) -> Done:
     return await _move(inp, "spend")
 
@@ -88,29 +90,6 @@ async def spend_points(inp: PointsMove) -> Done:
 # ---- earning (on completion) and the return-time corrections --------------------------------------
 
 
-class EarnPoints(OrderCall):
-    """Earn on the money actually captured; the engine applies the member's tier rate."""
-
-    member_id: str
-    amount: int
-    currency: str
-
-
-class TakeBackPoints(OrderCall):
-    """Take back points earned on refunded money (the tier may move down)."""
-
-    member_id: str
-    points: int
-    tag: str
-    """Distinguishes separate take-backs of one order in the idempotency key (e.g. the return id)."""
-
-
-class GiveBackPoints(OrderCall):
-    """Give back points redeemed on returned goods."""
-
-    member_id: str
-    points: int
-    tag: str
 
 
 class _TierMove(BaseModel):
@@ -135,7 +114,7 @@ def _movement_body(inp: OrderCall, reference: str, **fields: object) -> dict[str
     return {**fields, "reference": reference, "order_id": inp.order_id}
 
 
-@activity.defn
+@activity.defn(name=EARN.name)
 async def earn_points(inp: EarnPoints) -> PointsEarned:
     key = f"{inp.order_id}:points-earn"
     body = await call(
@@ -148,7 +127,7 @@ async def earn_points(inp: EarnPoints) -> PointsEarned:
                         tier_after=earned.tier_after, attempt=attempt())
 
 
-@activity.defn
+@activity.defn(name=TAKE_BACK.name)
 async def take_back_points(inp: TakeBackPoints) -> PointsTakenBack:
     key = f"{inp.order_id}:points-take-back:{inp.tag}"
     if inp.points <= 0:  # nothing earned on what was refunded: no call, the tier stands
@@ -165,7 +144,7 @@ async def take_back_points(inp: TakeBackPoints) -> PointsTakenBack:
                            tier_after=taken.tier_after, attempt=attempt())
 
 
-@activity.defn
+@activity.defn(name=GIVE_BACK.name)
 async def give_back_points(inp: GiveBackPoints) -> Done:
     key = f"{inp.order_id}:points-give-back:{inp.tag}"
     if inp.points <= 0:

@@ -6,9 +6,20 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.vendor_http import OrderCall, attempt, call, contract_violation, parse
+from activities.contracts.payments import (
+    AUTHORIZE,
+    CAPTURE,
+    REFUND,
+    RELEASE_SHARE,
+    VOID,
+    AuthorizePayment,
+    CapturePayment,
+    RefundPayment,
+    ReleaseAuthorization,
+)
+from activities.vendor_http import attempt, call, contract_violation, parse
 from canonical.errors import VendorError
-from canonical.steps import Authorization, Capture, Done, Refund
+from canonical.steps import Authorization, Capture, Done, OrderCall, Refund
 
 VENDOR = "payments"
 DECLINES = {"card_declined", "invalid_payment_method"}
@@ -41,16 +52,8 @@ def _authorization(intent: _Intent) -> Authorization:
     )
 
 
-class AuthorizePayment(OrderCall):
-    amount: int
-    currency: str
-    method_token: str
-    reauthorization: int = 0
-    """0 for the checkout authorization; n for the n-th re-authorization of an expired one."""
-    reauthorization_of: str | None = None
 
-
-@activity.defn
+@activity.defn(name=AUTHORIZE.name)
 async def authorize_payment(inp: AuthorizePayment) -> Authorization:
     key = f"{inp.order_id}:authorize" if not inp.reauthorization else f"{inp.order_id}:reauthorize:{inp.reauthorization}"
     metadata = {"order_id": inp.order_id, "reference": key}
@@ -65,15 +68,8 @@ async def authorize_payment(inp: AuthorizePayment) -> Authorization:
     return _authorization(parse(VENDOR, _Intent, body))
 
 
-class CapturePayment(OrderCall):
-    payment_intent_id: str
-    shipment_id: str
-    amount: int
-    points: int
-    reauthorization: int = 0
 
-
-@activity.defn
+@activity.defn(name=CAPTURE.name)
 async def capture_payment(inp: CapturePayment) -> Capture:
     reference = f"{inp.order_id}:capture:{inp.shipment_id}"
     # A re-authorized capture goes to another intent: a new key, so the expired attempt's stored
@@ -93,13 +89,8 @@ async def capture_payment(inp: CapturePayment) -> Capture:
                    amount=record.amount, points=inp.points, attempt=attempt())
 
 
-class ReleaseAuthorization(OrderCall):
-    payment_intent_id: str
-    amount: int
-    tag: str
 
-
-@activity.defn
+@activity.defn(name=RELEASE_SHARE.name)
 async def release_authorization_share(inp: ReleaseAuthorization) -> Done:
     """Release part of a hold, e.g. the amount due of pick-rejected lines.
 
@@ -133,7 +124,7 @@ def _has_code(err: ApplicationError, code: str) -> bool:
     return bool(err.details) and isinstance(err.details[0], VendorError) and err.details[0].code == code
 
 
-@activity.defn
+@activity.defn(name=VOID.name)
 async def void_authorizations(inp: OrderCall) -> Done:
     """Undo-if-done for every authorization of the order: cancel whatever still holds money.
 
@@ -160,14 +151,8 @@ class _Refund(BaseModel):
     payment_intent: str
 
 
-class RefundPayment(OrderCall):
-    payment_intent_id: str
-    amount: int
-    reference: str
-    """Business key of the refund, e.g. `{order_id}:refund:{shipment_id}`; also its idempotency key."""
 
-
-@activity.defn
+@activity.defn(name=REFUND.name)
 async def refund_payment(inp: RefundPayment) -> Refund:
     body = await call(
         VENDOR, "POST", "/refunds",

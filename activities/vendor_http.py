@@ -46,6 +46,8 @@ def _require() -> tuple[httpx.AsyncClient, Settings]:
 
 
 def raise_vendor_error(error: VendorError) -> None:
+    if activity.in_activity():
+        error = error.model_copy(update={"attempt": activity.info().attempt})
     raise ApplicationError(
         error.describe(),
         error,
@@ -142,13 +144,6 @@ def contract_violation(vendor: str, message: str) -> ApplicationError:
 
 def attempt() -> int:
     return activity.info().attempt
-
-
-class OrderCall(BaseModel):
-    """Every activity input names its order and carries the correlation id into vendor calls."""
-
-    order_id: str
-    correlation_id: str
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -1,7 +1,7 @@
 """/v1/orders/{order_id}/returns: the commerce platform returns goods; support decides on damaged ones.
 
-The order workflow checks what may be returned (shipped and not yet returned) and starts the return's
-own workflow; reads and support decisions go to that workflow.
+Returns live in the order's own workflow: it checks what may be returned (shipped and not yet
+returned, SKU by SKU), runs each return, and answers reads and support decisions.
 """
 
 from typing import Annotated, Literal
@@ -10,25 +10,16 @@ import structlog
 from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from api.auth import Principal, require_scope
-from api.order_status import query_status
+from api.order_status import order_view
 from api.problems import Problem, ProblemError, ValidationProblem
 from api.temporal_gateway import describe_or_none, is_not_found, temporal_client
 from api.workflow_updates import run_update
-from canonical.returns import (
-    RegisterReturn,
-    ResolveReturn,
-    ReturnRequest,
-    ReturnSummary,
-    ReturnView,
-    return_workflow_id,
-)
+from canonical.returns import RegisterReturn, ResolveReturn, ReturnRequest, ReturnView
 from canonical.saga import workflow_id as order_workflow_id
 from workflows.order import OrderWorkflow
-from workflows.returns import ReturnWorkflow
 
 log = structlog.get_logger("o2c.api")
 
@@ -72,7 +63,7 @@ async def create_return(
         "ReturnConflict": lambda why: ProblemError(409, "return-id-conflict", why, order_id=order_id),
     }
     try:
-        summary: ReturnSummary = await run_update(
+        summary: ReturnView = await run_update(
             request, order_workflow_id(order_id), OrderWorkflow.request_return,
             RegisterReturn(request=body, actor=principal.key_id), refusals,
         )
@@ -96,16 +87,11 @@ async def get_return(
     return_id: IdPath,
     _: Annotated[Principal, Depends(require_scope("orders:read"))],
 ) -> ReturnView:
-    client = await temporal_client(request)
-    handle = client.get_workflow_handle_for(ReturnWorkflow.run, return_workflow_id(order_id, return_id))
-    desc = await describe_or_none(handle)
-    if desc is None:
+    view, _ = await order_view(await temporal_client(request), order_id)
+    found = next((r for r in view.returns if r.return_id == return_id), None)
+    if found is None:
         raise ProblemError(404, "not-found", f"No return {return_id} of order {order_id}")
-    if desc.status == WorkflowExecutionStatus.COMPLETED:
-        return await handle.result()  # the final view; no worker needed to read it
-    # Like GET /v1/orders/{id}: a documented "try again" while no worker answers, never a 500.
-    view: ReturnView = await query_status(handle, ReturnWorkflow.status, f"return {return_id} of order {order_id}")
-    return view
+    return found
 
 
 @router.post("/{return_id}/resolve", status_code=202, response_model=ReturnView, responses=RESPONSES,
@@ -117,10 +103,10 @@ async def resolve_return(
     body: Annotated[ReturnDecision, Body()],
     principal: Annotated[Principal, Depends(require_scope("orders:support"))],
 ) -> JSONResponse:
-    decision = ResolveReturn(action=body.action, note=body.note, actor=principal.key_id)
+    decision = ResolveReturn(return_id=return_id, action=body.action, note=body.note, actor=principal.key_id)
     refusals = {"NotResolvable": lambda why: ProblemError(409, "not-resolvable", why, order_id=order_id)}
     try:
-        view: ReturnView = await run_update(request, return_workflow_id(order_id, return_id), ReturnWorkflow.resolve,
+        view: ReturnView = await run_update(request, order_workflow_id(order_id), OrderWorkflow.resolve_return,
                                             decision, refusals)
     except RPCError as err:
         if is_not_found(err):

@@ -23,14 +23,13 @@ from temporalio.service import RPCError
 from api.problems import Problem, ProblemError, ValidationProblem, validation_problem
 from api.temporal_gateway import describe_or_none, is_not_found, temporal_client
 from canonical.identifiers import Identifier, Quantity
-from canonical.returns import ReceivedLine, return_workflow_id
+from canonical.returns import ReceivedLine
 from canonical.returns import ReturnReceived as ReturnEvent
 from canonical.saga import FulfillmentEvent
 from canonical.saga import workflow_id as order_workflow_id
 from canonical.settings import Settings
 from canonical.steps import LineQuantity
 from workflows.order import OrderWorkflow
-from workflows.returns import ReturnWorkflow
 
 log = structlog.get_logger("o2c.api")
 
@@ -152,10 +151,10 @@ async def fulfillment_webhook(request: Request) -> JSONResponse:
         event_type=envelope.type,
     )
     if isinstance(data, ReturnReceived):
-        received = ReturnEvent(event_id=event_id, lines=[
+        received = ReturnEvent(event_id=event_id, return_id=data.return_id, lines=[
             ReceivedLine(sku=ln.sku, quantity=ln.quantity, condition=ln.condition) for ln in data.lines])
-        wid = return_workflow_id(data.order_id, data.return_id)
-        return await _signal(request, wid, ReturnWorkflow.return_received, received, event_id, data.order_id)
+        return await _signal(request, order_workflow_id(data.order_id), OrderWorkflow.return_received, received,
+                             event_id, data.order_id)
     lines = [LineQuantity(sku=ln.sku, quantity=ln.quantity) for ln in data.lines]
     if isinstance(data, ShipmentDispatched):
         event = FulfillmentEvent(

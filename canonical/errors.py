@@ -22,6 +22,8 @@ class VendorError(BaseModel):
     http_status: int | None = None
     decline_code: str | None = None
     retry_after_s: float | None = None
+    attempt: int | None = None
+    """The activity attempt that got this answer, so a failed step shows how often it was tried."""
 
     def describe(self) -> str:
         return f"{self.vendor} {self.code}: {self.message}"

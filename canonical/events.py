@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 EventType = Literal[
     "order.accepted", "order.rejected", "order.allocated", "shipment.dispatched", "payment.captured",
-    "erp.posted", "order.completed", "order.cancelled", "return.received", "refund.completed",
+    "erp.posted", "order.completed", "order.cancelled", "order.needs_attention", "return.received", "refund.completed",
     "loyalty.points_earned", "loyalty.tier_changed",
 ]
 

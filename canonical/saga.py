@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from canonical.order import Order
 from canonical.pricing import PricedOrder
-from canonical.returns import ReturnSummary
+from canonical.returns import ReturnView
 from canonical.settings import Settings
 from canonical.steps import (
     Authorization,
@@ -37,6 +37,28 @@ class OrderStatus(StrEnum):
 TERMINAL_STATUSES = frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.REJECTED})
 
 
+class AttentionCode(StrEnum):
+    """Why an order needs a human: a fixed list, so the clear-text search attribute never holds free
+    text (vendor messages, cancel reasons); the words are in the order's encrypted status reason."""
+
+    CAPTURE_FAILED = "capture_failed"
+    STEP_FAILED = "step_failed"
+    COMPENSATION_FAILED = "compensation_failed"
+    DISPATCH_SLA_MISSED = "dispatch_sla_missed"
+    IMPOSSIBLE_SHIPMENT = "impossible_shipment"
+    CONFLICTING_SHIPMENT = "conflicting_shipment"
+    DISPATCHED_AFTER_CANCEL = "dispatched_after_cancel"
+    CANCEL_AFTER_DISPATCH = "cancel_after_dispatch"
+    REFUND_FAILED = "refund_failed"
+
+
+NOTHING_TO_RETRY = frozenset({
+    AttentionCode.IMPOSSIBLE_SHIPMENT, AttentionCode.CONFLICTING_SHIPMENT, AttentionCode.DISPATCHED_AFTER_CANCEL,
+    AttentionCode.CANCEL_AFTER_DISPATCH,
+})
+"""Parked for something the node or an operator did, not for a step that failed: `retry` has nothing to run."""
+
+
 class SagaTimings(BaseModel):
     """Durations taken from settings when the order starts, so a running order keeps its clocks."""
 
@@ -46,6 +68,7 @@ class SagaTimings(BaseModel):
     dispatch_sla_s: float
     return_window_s: float = 30 * 24 * 3600.0
     refund_retry_window_s: float = 3600.0
+    late_dispatch_window_s: float = 24 * 3600.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SagaTimings":
@@ -109,6 +132,15 @@ class SupportAction(BaseModel):
     at: datetime
 
 
+class ShipmentView(Shipment):
+    amount: int = 0
+    """Amount due of the goods it carries: what it is captured for."""
+    points: int = 0
+    capture: Literal["pending", "captured", "settled_outside", "written_off"] = "pending"
+    """settled_outside: support marked the failed capture resolved by hand; written_off: the order was
+    refunded and closed with these goods uncaptured."""
+
+
 class FulfillmentEvent(BaseModel):
     """An inbound event from the fulfilment node, already verified by the API."""
 
@@ -151,22 +183,25 @@ class OrderView(BaseModel):
     order_id: str
     status: OrderStatus
     status_reason: str | None = None
+    attention: AttentionCode | None = None
     amount_due: int
     currency: str
     customer_id: str
     authorization: Authorization | None = None
     steps: list[StepView]
     compensations: list[CompensationView]
-    shipments: list[Shipment]
+    shipments: list[ShipmentView]
     captures: list[Capture]
     erp_postings: list[ErpDocument]
     loyalty: LoyaltyView
     released_lines: list[LineQuantity]
     money_at_risk: int = 0
-    """Amount of dispatched goods not (yet) captured: what support must chase in needs_attention."""
+    """Amount due of dispatched goods not (yet) captured: what support must chase in needs_attention."""
+    written_off: int = 0
+    """Amount due of dispatched goods left uncaptured when support refunded and closed the order."""
     refunds: list[Refund] = []
     support_actions: list[SupportAction] = []
-    returns: list[ReturnSummary] = []
+    returns: list[ReturnView] = []
 
 
 class OrderResult(BaseModel):

@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     return_window_s: float = 30 * 24 * 3600.0
     """How long after completion returns are accepted, and how long a return waits for the goods."""
     refund_retry_window_s: float = 3600.0
+    late_dispatch_window_s: float = 24 * 3600.0
+    """How long a cancelled order keeps listening for a node that dispatches anyway (it then parks)."""
 
     # Finance store (design §7) and reconciliation (§5)
     database_url: str | None = None

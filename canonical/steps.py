@@ -6,6 +6,13 @@ from typing import Literal
 from pydantic import BaseModel
 
 
+class OrderCall(BaseModel):
+    """Every activity input names its order and carries the correlation id into vendor calls."""
+
+    order_id: str
+    correlation_id: str
+
+
 class LineQuantity(BaseModel):
     sku: str
     quantity: int

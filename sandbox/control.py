@@ -14,7 +14,7 @@ from .context import Runtime, get_runtime
 from .db import RESETTABLE_TABLES, kv_set
 from .erp import POSTING_WINDOW_KEY
 from .errors import not_found
-from .fulfillment import release_held
+from .fulfillment import plan_receipt, release_held
 from .inventory import NODES, set_stock
 from .loyalty import ensure_member, member_view
 from .marketing import SECRET_KEY
@@ -41,6 +41,17 @@ class StockSetup(Body):
 
 class FulfillmentRelease(Body):
     order_id: str = Field(min_length=1)
+
+
+class ReceivedLine(Body):
+    sku: str = Field(min_length=1)
+    quantity: int = Field(ge=1)
+    condition: Literal["resellable", "damaged"]
+
+
+class ReturnReceipt(Body):
+    lines: list[ReceivedLine]
+    """What the warehouse finds in the parcel: fewer units than announced, other conditions, or none."""
 
 
 class MarketingSecret(Body):
@@ -104,6 +115,14 @@ async def post_fulfillment_release(runtime: RuntimeDep, body: FulfillmentRelease
     with runtime.db.transaction() as conn:
         released = release_held(conn, body.order_id)
     return {"order_id": body.order_id, "released": released}
+
+
+@router.put("/fulfillment/returns/{order_id}/{return_id}/receipt")
+async def put_return_receipt(runtime: RuntimeDep, order_id: str, return_id: str,
+                             body: ReturnReceipt) -> dict[str, object]:
+    with runtime.db.transaction() as conn:
+        plan_receipt(conn, order_id, return_id, [line.model_dump() for line in body.lines])
+    return {"order_id": order_id, "return_id": return_id, "lines": [line.model_dump() for line in body.lines]}
 
 
 @router.put("/marketing/secret")

@@ -19,7 +19,7 @@ from sandbox.bodies import Body, Line
 
 from . import webhook_outbox
 from .context import CallContext, Result, Runtime, Tx, vendor_call
-from .db import where
+from .db import kv_get, kv_set, where
 from .errors import business, not_found
 from .util import dumps, loads, new_id, now
 
@@ -267,9 +267,22 @@ def _dispatch(tx: Tx, doc: dict[str, Any]) -> None:
     doc["dispatched_at"] = int(tx.now)
 
 
+def receipt_key(order_id: str, return_id: str) -> str:
+    return f"return-receipt:{order_id}:{return_id}"
+
+
+def plan_receipt(conn: sqlite3.Connection, order_id: str, return_id: str, lines: list[dict[str, Any]]) -> None:
+    """What the warehouse will find in the parcel of this return, instead of what was announced."""
+    kv_set(conn, receipt_key(order_id, return_id), dumps(lines))
+
+
 def _receive(tx: Tx, doc: dict[str, Any]) -> None:
-    for line in doc["lines"]:
-        line["condition"] = "damaged" if line["sku"].startswith("DAMAGED-") else "resellable"
+    planned = kv_get(tx.conn, receipt_key(doc["order_id"], doc["return_id"]))
+    if planned is not None:
+        doc["lines"] = loads(planned)
+    else:
+        for line in doc["lines"]:
+            line["condition"] = "damaged" if line["sku"].startswith("DAMAGED-") else "resellable"
     doc["status"] = "received"
     tx.ledger("fulfillment.return_received", order_id=doc["order_id"], reference=doc["return_id"])
     webhook_outbox.enqueue(

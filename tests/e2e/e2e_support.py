@@ -2,16 +2,20 @@
 
 import asyncio
 import itertools
+import json
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+from standardwebhooks import Webhook
 
-from canonical.settings import Settings
+from canonical.settings import DEV_FULFILLMENT_WEBHOOK_SECRET, Settings
 from deploy.stack import LocalStack, free_ports
 
 SHORT_AUTH_S = 2.0
@@ -125,6 +129,20 @@ class Stack:
             await asyncio.sleep(0.2)
         raise AssertionError(f"{order_id} did not reach {statuses}; last view: {view}")
 
+    async def wait_view(self, order_id: str, condition: Callable[[dict[str, Any]], bool], what: str,
+                        timeout: float = 45.0) -> dict[str, Any]:
+        """Until the order's view satisfies `condition`; fails naming `what` and the last view."""
+        deadline = time.monotonic() + timeout
+        view: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            response = await self.api.get(f"/v1/orders/{order_id}", headers=COMMERCE)
+            if response.status_code == 200:
+                view = response.json()
+                if condition(view):
+                    return view
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"{order_id}: {what} not reached within {timeout}s; last view: {view}")
+
     async def ledger(self, order_id: str) -> Ledger:
         response = await self.sandbox.get("/_sandbox/ledger", params={"order_id": order_id})
         response.raise_for_status()
@@ -166,6 +184,31 @@ class Stack:
                     return view
             await asyncio.sleep(0.2)
         raise AssertionError(f"return {return_id} of {order_id} did not reach {statuses}; last view: {view}")
+
+    async def send_fulfillment_event(self, type: str, data: dict[str, Any],
+                                     webhook_id: str | None = None) -> httpx.Response:
+        """What the fulfilment node would send, signed with the local stack's secret: lets a test play a
+        node that dispatches twice, late, or otherwise than o2c asked."""
+        payload = json.dumps({"type": type, "timestamp": datetime.now(UTC).isoformat(), "data": data})
+        msg_id = webhook_id or f"msg_test_{uuid.uuid4().hex}"
+        now = datetime.now(UTC)
+        headers = {"content-type": "application/json", "webhook-id": msg_id,
+                   "webhook-timestamp": str(int(now.timestamp())),
+                   "webhook-signature": Webhook(DEV_FULFILLMENT_WEBHOOK_SECRET).sign(msg_id, now, payload)}
+        return await self.api.post("/v1/webhooks/fulfillment", content=payload, headers=headers)
+
+    async def dispatch(self, order_id: str, shipment_id: str, lines: list[tuple[str, int]],
+                       webhook_id: str | None = None) -> httpx.Response:
+        data = {"order_id": order_id, "shipment_id": shipment_id, "carrier": "test-carrier",
+                "tracking_number": f"TRK-{shipment_id}", "lines": [{"sku": s, "quantity": q} for s, q in lines]}
+        return await self.send_fulfillment_event("shipment.dispatched", data, webhook_id)
+
+    async def plan_receipt(self, order_id: str, return_id: str, lines: list[tuple[str, int, str]]) -> None:
+        """What the warehouse will find when the return arrives: (sku, quantity, condition) per line."""
+        response = await self.sandbox.put(
+            f"/_sandbox/fulfillment/returns/{order_id}/{return_id}/receipt",
+            json={"lines": [{"sku": s, "quantity": q, "condition": c} for s, q, c in lines]})
+        response.raise_for_status()
 
     async def release_hold(self, order_id: str) -> None:
         response = await self.sandbox.post("/_sandbox/fulfillment/release", json={"order_id": order_id})

@@ -146,3 +146,36 @@ async def test_refund_failing_at_the_gateway_needs_attention_then_retries(short:
     await short.wait_return(body["order_id"], "R1", "completed")
     ledger = await short.ledger(body["order_id"])
     assert ledger.amount("payment.refund") == ledger.amount("erp.credit_memo") == 1800
+
+
+async def test_a_decision_on_a_failed_refund_does_not_decide_the_damaged_goods(short: Stack) -> None:
+    body = order([("SKU-G", 1, 1000), ("DAMAGED-G", 1, 500)])
+    oid = body["order_id"]
+    assert (await short.place(body)).status_code == 201
+    await short.wait_status(oid, "completed")
+    await _fault(short, "payments", outage=True)
+    assert (await short.request_return(oid, "R1", [("SKU-G", 1), ("DAMAGED-G", 1)])).status_code == 202
+    parked = await short.wait_return(oid, "R1", "needs_attention")
+    assert "refund" in parked["status_reason"]
+    (await short.sandbox.delete("/_sandbox/faults")).raise_for_status()
+    response = await short.api.post(f"/v1/orders/{oid}/returns/R1/resolve",
+                                    json={"action": "refund", "note": "gateway is back"}, headers=SUPPORT)
+    assert response.status_code == 202, response.text
+    # The resellable unit is refunded; the damaged one now waits for its own decision.
+    damaged = await _wait_return_reason(short, oid, "R1", "DAMAGED-G")
+    assert damaged["status"] == "needs_attention"
+    ledger = await short.ledger(oid)
+    assert ledger.amount("payment.refund") == 1000
+
+
+async def _wait_return_reason(stack: Stack, oid: str, rid: str, text: str, timeout: float = 30.0) -> dict:
+    deadline = asyncio.get_running_loop().time() + timeout
+    view: dict = {}
+    while asyncio.get_running_loop().time() < deadline:
+        response = await stack.api.get(f"/v1/orders/{oid}/returns/{rid}", headers=SUPPORT)
+        if response.status_code == 200:
+            view = response.json()
+            if text in (view.get("status_reason") or "") or view["status"] == "completed":
+                return view
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"return {rid} of {oid} never mentioned {text}; last view: {view}")

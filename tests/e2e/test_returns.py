@@ -76,7 +76,7 @@ async def test_damaged_goods_wait_for_support_and_are_not_restocked(stack: Stack
     ledger = await stack.ledger(oid)
     assert ledger.amount("payment.refund") == 2500
     assert [e["sku"] for e in ledger.of("inventory.restock")] == ["SKU-D2"]
-    assert done["decided_by"]
+    assert [d["action"] for d in done["decisions"]] == ["refund"] and done["decisions"][0]["actor"]
     _assert_money_closes(ledger)
 
 

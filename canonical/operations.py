@@ -1,0 +1,20 @@
+"""An operation of a vendor role as the workflows see it: a name, what goes in and what comes out.
+
+Activities register under `name`; workflows call by name with `output` as the result type, so the
+workflow layer knows the contract and never imports the adapter that speaks to the vendor.
+"""
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel
+
+I = TypeVar("I", bound=BaseModel)  # noqa: E741 - the conventional name for an input type
+O = TypeVar("O", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Operation(Generic[I, O]):
+    name: str
+    input: type[I]
+    output: type[O]
