@@ -173,6 +173,7 @@ async def create_return(ctx: Ctx, body: ReturnCreate) -> JSONResponse:
             "lines": [{**line.model_dump(), "condition": None} for line in body.lines],
             "created": int(tx.now),
         }
+        held = any(line.sku.startswith("HOLD-") for line in body.lines)
         tx.conn.execute(
             "INSERT INTO return_requests(request_id, reference, order_id, status, due_at,"
             " correlation_id, doc)"
@@ -182,7 +183,7 @@ async def create_return(ctx: Ctx, body: ReturnCreate) -> JSONResponse:
                 body.reference,
                 body.order_id,
                 "accepted",
-                tx.now + tx.settings.dispatch_delay_s,
+                None if held else tx.now + tx.settings.dispatch_delay_s,
                 tx.correlation_id,
                 dumps(doc),
             ),
@@ -199,7 +200,10 @@ async def list_returns(ctx: Ctx, reference: str | None = None, order_id: str | N
 
 
 def release_held(conn: sqlite3.Connection, order_id: str) -> int:
-    """Let held requests of one order go; they dispatch once their original delay has also passed."""
+    """Let held requests of one order go; they dispatch once their original delay has also passed.
+    Held returns (a `HOLD-` SKU) arrive at the warehouse now."""
+    conn.execute("UPDATE return_requests SET due_at = ? WHERE order_id = ? AND status = 'accepted' AND due_at IS NULL",
+                 (now(), order_id))
     rows = conn.execute(
         "SELECT doc FROM shipment_requests WHERE order_id = ? AND held = 1 AND status = 'accepted'",
         (order_id,),

@@ -20,18 +20,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from standardwebhooks import Webhook
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from canonical.settings import Settings
+from canonical.settings import DEV_FULFILLMENT_WEBHOOK_SECRET, Settings
 from deploy.marketing import ensure_marketing_webhook
 from deploy.stack import LocalStack
 from workflows.client import connect
@@ -46,6 +49,10 @@ ENV = {
     "SANDBOX_SHORT_AUTH_S": "2",
     # Completed orders stay open for returns this long, then close: the recorded histories are whole.
     "O2C_RETURN_WINDOW_S": "12",
+    "O2C_DISPATCH_SLA_S": "8",
+    "O2C_LATE_DISPATCH_WINDOW_S": "10",
+    "O2C_COMPENSATION_RETRY_WINDOW_S": "3",
+    "O2C_REFUND_RETRY_WINDOW_S": "3",
     "O2C_WEBHOOK_RETRY_SCHEDULE_S": "[0, 0.5, 1]",
     "O2C_WEBHOOK_DELIVERY_TIMEOUT_S": "2",
 }
@@ -117,6 +124,31 @@ class Driver:
 
     async def release(self, oid: str) -> None:
         (await self.sandbox.post("/_sandbox/fulfillment/release", json={"order_id": oid})).raise_for_status()
+
+    async def dispatch(self, oid: str, shipment_id: str, lines: list[tuple[str, int]]) -> None:
+        """A dispatch the node reports on its own (signed like the sandbox's): part of a held order."""
+        payload = json.dumps({"type": "shipment.dispatched", "timestamp": datetime.now(UTC).isoformat(), "data": {
+            "order_id": oid, "shipment_id": shipment_id, "carrier": "hist", "tracking_number": "T1",
+            "lines": [{"sku": sku, "quantity": q} for sku, q in lines]}})
+        now, msg_id = datetime.now(UTC), f"msg_hist_{oid}_{shipment_id}"
+        headers = {"content-type": "application/json", "webhook-id": msg_id,
+                   "webhook-timestamp": str(int(now.timestamp())),
+                   "webhook-signature": Webhook(DEV_FULFILLMENT_WEBHOOK_SECRET).sign(msg_id, now, payload)}
+        response = await self.api.post("/v1/webhooks/fulfillment", content=payload, headers=headers)
+        assert response.status_code == 200, response.text
+
+    async def resolve(self, oid: str, action: str, note: str) -> None:
+        response = await self.api.post(f"/v1/orders/{oid}/resolve", json={"action": action, "note": note},
+                                       headers=SUPPORT)
+        assert response.status_code == 202, response.text
+
+    async def resolve_return(self, oid: str, rid: str, action: str, note: str) -> None:
+        response = await self.api.post(f"/v1/orders/{oid}/returns/{rid}/resolve",
+                                       json={"action": action, "note": note}, headers=SUPPORT)
+        assert response.status_code == 202, response.text
+
+    async def fault(self, vendor: str, **settings: object) -> None:
+        (await self.sandbox.put(f"/_sandbox/faults/{vendor}", json=settings)).raise_for_status()
 
     async def ret(self, oid: str, rid: str, lines: list[tuple[str, int]], *statuses: str) -> dict[str, Any]:
         body = {
@@ -231,18 +263,63 @@ async def returns(d: Driver) -> dict[str, str]:
     await d.wait("HIST-RETURN", "completed")
     await d.ret("HIST-RETURN", "R1", [("SKU-R", 2)], "completed")
     await d.ret("HIST-RETURN", "R2", [("DAMAGED-R", 1)], "needs_attention")
-    response = await d.api.post(
-        "/v1/orders/HIST-RETURN/returns/R2/resolve",
-        headers=SUPPORT,
-        json={"action": "refund", "note": "goodwill"},
-    )
-    assert response.status_code == 202, response.text
+    await d.resolve_return("HIST-RETURN", "R2", "refund", "goodwill")
     await d.ret("HIST-RETURN", "R2", [("DAMAGED-R", 1)], "completed")
-    return {
-        "order-HIST-RETURN": "OrderWorkflow/returned",
-        "return-HIST-RETURN-R1": "ReturnWorkflow/resellable",
-        "return-HIST-RETURN-R2": "ReturnWorkflow/damaged-refunded-by-support",
-    }
+    return {"order-HIST-RETURN": "OrderWorkflow/returned"}
+
+
+async def return_expires(d: Driver) -> dict[str, str]:
+    await d.place(order("HIST-RET-EXP", [("HOLD-RX", 1, 1200)]), 201)
+    await d.wait_ledger("HIST-RET-EXP", "fulfillment.request")
+    await d.release("HIST-RET-EXP")
+    await d.wait("HIST-RET-EXP", "completed")
+    # The returned parcel holds a HOLD- SKU: the warehouse never receives it.
+    await d.ret("HIST-RET-EXP", "R1", [("HOLD-RX", 1)], "expired")
+    return {"order-HIST-RET-EXP": "OrderWorkflow/return-expired"}
+
+
+async def dispatch_sla(d: Driver) -> dict[str, str]:
+    await d.place(order("HIST-SLA", [("HOLD-SA", 1, 1000), ("HOLD-SB", 1, 800)]), 201)
+    await d.wait_ledger("HIST-SLA", "fulfillment.request")
+    await d.dispatch("HIST-SLA", "S1", [("HOLD-SA", 1)])
+    await d.wait("HIST-SLA", "needs_attention")  # HOLD-SB never ships within the SLA
+    await d.resolve("HIST-SLA", "mark_resolved", "the node lost it; released by hand")
+    await d.wait("HIST-SLA", "completed")
+    return {"order-HIST-SLA": "OrderWorkflow/dispatch-sla-resolved"}
+
+
+async def operator_cancel(d: Driver) -> dict[str, str]:
+    await d.place(order("HIST-OPCANCEL", [("HOLD-OC", 1, 2000)], points=100), 201)
+    await d.wait_ledger("HIST-OPCANCEL", "fulfillment.request")
+    await (await connect(d.stack.settings)).get_workflow_handle("order-HIST-OPCANCEL").cancel()
+    await d.wait("HIST-OPCANCEL", "cancelled")
+    return {"order-HIST-OPCANCEL": "OrderWorkflow/operator-cancel"}
+
+
+async def compensation_resolved(d: Driver) -> dict[str, str]:
+    """Serial: a payments outage makes the void fail for good; support marks it resolved."""
+    await d.place(order("HIST-COMP", [("HOLD-CO", 1, 3000)]), 201)
+    await d.wait_ledger("HIST-COMP", "fulfillment.request")
+    await d.fault("payments", outage=True)
+    response = await d.api.post("/v1/orders/HIST-COMP/cancel", json={"reason": "changed mind"}, headers=SUPPORT)
+    assert response.status_code == 202, response.text
+    await d.wait("HIST-COMP", "needs_attention")
+    await d.sandbox.delete("/_sandbox/faults")
+    await d.resolve("HIST-COMP", "mark_resolved", "voided in the gateway's dashboard")
+    await d.wait("HIST-COMP", "cancelled")
+    return {"order-HIST-COMP": "OrderWorkflow/compensation-failed-marked-resolved"}
+
+
+async def refund_refused(d: Driver) -> dict[str, str]:
+    """Serial: a payments outage makes a return's refund fail for good; support refuses it."""
+    await d.place(order("HIST-REFUSE", [("SKU-RF", 1, 1800)]), 201)
+    await d.wait("HIST-REFUSE", "completed")
+    await d.fault("payments", outage=True)
+    await d.ret("HIST-REFUSE", "R1", [("SKU-RF", 1)], "needs_attention")
+    await d.sandbox.delete("/_sandbox/faults")
+    await d.resolve_return("HIST-REFUSE", "R1", "refuse", "refunded by bank transfer")
+    await d.ret("HIST-REFUSE", "R1", [("SKU-RF", 1)], "completed")
+    return {"order-HIST-REFUSE": "OrderWorkflow/refund-failed-refused"}
 
 
 async def reconciliation(d: Driver) -> dict[str, str]:
@@ -266,21 +343,13 @@ SCENARIOS = [
         reauthorized,
         refund_and_close,
         returns,
-        reconciliation,
+        return_expires,
+        dispatch_sla,
+        operator_cancel,
     )
 ]
-
-
-async def _events(client: Client) -> dict[str, str]:
-    """One PublishEventWorkflow and one DeliverWebhookWorkflow of the happy order."""
-    found: dict[str, str] = {}
-    for workflow_type in ("PublishEventWorkflow", "DeliverWebhookWorkflow"):
-        async for wf in client.list_workflows(f"WorkflowType = '{workflow_type}'"):
-            summary = await (await client.get_workflow_handle(wf.id).describe()).static_summary() or ""
-            if summary.startswith("order.completed HIST-HAPPY"):
-                found[wf.id] = f"{workflow_type}/order-completed"
-                break
-    return found
+SERIAL = [Scenario(f.__name__.replace("_", "-"), f) for f in (compensation_resolved, refund_refused, reconciliation)]
+"""Scenarios that inject vendor faults (which apply to every order) or need the others' postings."""
 
 
 async def _closed(client: Client, workflow_id: str, timeout: float = 120) -> None:
@@ -304,16 +373,13 @@ async def record(only: set[str], out_dir: Path) -> list[Path]:
                 httpx.AsyncClient(base_url=stack.sandbox_url, timeout=30) as sandbox,
             ):
                 driver = Driver(stack, api, sandbox)
-                chosen = [s for s in SCENARIOS if not only or s.name in only]
+                chosen = [sc for sc in SCENARIOS if not only or sc.name in only]
                 kept: dict[str, str] = {}
-                # The orders side by side; then reconciliation, so its run has postings to check.
-                orders = [s for s in chosen if s.run is not reconciliation]
-                for part in await asyncio.gather(*(s.run(driver) for s in orders)):
+                for part in await asyncio.gather(*(sc.run(driver) for sc in chosen)):
                     kept.update(part)
-                if any(s.run is reconciliation for s in chosen):
-                    kept.update(await reconciliation(driver))
-                if "happy" in {s.name for s in chosen}:
-                    kept.update(await _events(client))
+                for sc in SERIAL:
+                    if not only or sc.name in only:
+                        kept.update(await sc.run(driver))
             written = []
             for workflow_id, name in sorted(kept.items(), key=lambda kv: kv[1]):
                 await _closed(client, workflow_id)
