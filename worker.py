@@ -1,30 +1,33 @@
-"""Entry point of the Temporal worker: the order workflow and every vendor activity.
+"""Entry point of the Temporal worker, and its composition root.
 
-Run with `python -m worker` or `o2c worker`. SIGTERM/SIGINT drain in-flight activities for
-O2C_GRACEFUL_SHUTDOWN_S before exiting; Temporal redelivers anything unfinished.
+Run with `python -m worker` or `o2c worker`. Builds the clients once (vendor HTTP, the store), hands
+them to the activity classes, and registers every activity those classes define. SIGTERM/SIGINT drain
+in-flight activities for O2C_GRACEFUL_SHUTDOWN_S before exiting; Temporal redelivers anything
+unfinished.
 """
 
 import asyncio
+import inspect
 import signal
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities import (
-    erp,
-    events,
-    fulfillment,
-    inventory,
-    loyalty,
-    payments,
-    reconciliation,
-    store_access,
-    vendor_http,
-)
+from activities import reconciliation, store_access, vendor_http
 from activities import webhooks as outbound_webhooks
+from activities.erp import ErpActivities
+from activities.events import EventActivities
+from activities.fulfillment import FulfillmentActivities
+from activities.inventory import InventoryActivities
 from activities.log_context import LogContextInterceptor
+from activities.loyalty import LoyaltyActivities
+from activities.payments import PaymentActivities
+from activities.store_executor import StoreExecutor
+from activities.vendor_http import VendorClient
 from canonical.settings import Settings, get_settings
 from deploy.log_config import configure_logging
 from store import migrate
@@ -33,23 +36,7 @@ from workflows.order import OrderWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
 from workflows.reconciliation_schedule import ensure_reconciliation_schedule
 
-ACTIVITIES = [
-    loyalty.reserve_points, loyalty.release_points, loyalty.spend_points, loyalty.earn_points,
-    loyalty.take_back_points, loyalty.give_back_points,
-    payments.authorize_payment, payments.capture_payment, payments.release_authorization_share,
-    payments.void_authorizations, payments.refund_payment,
-    inventory.allocate_inventory, inventory.release_allocation, inventory.commit_allocation,
-    fulfillment.request_shipment, fulfillment.cancel_shipment_request, fulfillment.request_return,
-    inventory.restock_returned,
-    erp.book_sales_order, erp.cancel_sales_order, erp.post_invoice, erp.post_credit_memo,
-    events.record_events,
-]
-WORKFLOWS = [OrderWorkflow]
-# Finance: reconciliation runs, by schedule and on demand.
-ACTIVITIES += reconciliation.ACTIVITIES
-WORKFLOWS += [ReconciliationWorkflow]
-# Outbound webhooks: every canonical event to the subscribed endpoints, signed, with retries.
-ACTIVITIES += [outbound_webhooks.record_event_deliveries, outbound_webhooks.attempt_webhook_delivery]
+WORKFLOWS = [OrderWorkflow, ReconciliationWorkflow]
 
 # Pydantic's e-mail validation imports these lazily while the sandbox deserializes an order, and the
 # stdlib log handler formats workflow.logger records with structlog; they may pass through instead of
@@ -61,23 +48,39 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 log = structlog.get_logger("o2c.worker")
 
 
+def activities_of(*instances: object) -> list[Callable[..., Any]]:
+    """Every method the instances define as an activity (`@activity.defn`), bound to its instance."""
+    return [
+        method for instance in instances for _, method in inspect.getmembers(instance, inspect.ismethod)
+        if hasattr(method, "__temporal_activity_definition")
+    ]
+
+
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     if settings.database_auto_upgrade:
         # Before taking any task: activities record ERP postings in the store's current schema.
         await asyncio.to_thread(migrate.upgrade, settings.store_url())
     store_access.configure(settings)
+    store = StoreExecutor(settings.store_url())
+    http = VendorClient(settings)
     client = await connect(settings)
     try:
         await ensure_reconciliation_schedule(client, settings)
     except Exception as exc:  # noqa: BLE001 - orders must flow even without the schedule; say so loudly
         log.error("reconciliation.schedule_failed", error_type=type(exc).__name__, error=str(exc))
-    vendor_http.configure(settings)
     outbound_webhooks.configure(settings)
+    vendor_http.configure(settings)
+    activities = activities_of(
+        LoyaltyActivities(http), PaymentActivities(http), InventoryActivities(http), FulfillmentActivities(http),
+        ErpActivities(http, store), EventActivities(store),
+    )
+    activities += reconciliation.ACTIVITIES + [outbound_webhooks.record_event_deliveries,
+                                               outbound_webhooks.attempt_webhook_delivery]
     worker = Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=ACTIVITIES,
+        activities=activities,
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_s),
@@ -88,8 +91,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     async with worker:
         await stop.wait()
         log.info("worker.stopping")
-    await vendor_http.close()
+    await http.aclose()
     await outbound_webhooks.close()
+    await vendor_http.close()
+    store.close()
     store_access.close()
     log.info("worker.stopped")
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from activities.posting_record import post_recorded
+from activities.store_executor import StoreExecutor
 from activities.contracts.erp import (
     BOOK_SALES_ORDER,
     CANCEL_SALES_ORDER,
@@ -21,7 +22,7 @@ from activities.contracts.erp import (
     PostCreditMemo,
     PostInvoice,
 )
-from activities.vendor_http import attempt, call, parse
+from activities.vendor_http import VendorClient, attempt, parse
 from canonical.erp_postings import PostingDraft, PostingKind
 from canonical.references import invoice_reference, sales_order_reference
 from canonical.steps import Done, ErpDocument, LineQuantity, OrderCall
@@ -43,70 +44,69 @@ class _Documents(BaseModel):
     data: list[_Document]
 
 
-
-
 def _document(doc: _Document, shipment_id: str | None = None) -> ErpDocument:
     return ErpDocument(kind=doc.type, document_number=doc.document_number, external_reference=doc.external_reference,
                        amount=doc.amount, shipment_id=shipment_id, attempt=attempt())
 
 
-async def _find(kind: PostingKind, reference: str, correlation_id: str) -> _Document | None:
-    body = await call(VENDOR, "GET", "/documents", params={"external_reference": reference, "type": kind},
-                      correlation_id=correlation_id)
-    docs = parse(VENDOR, _Documents, body).data
-    return docs[0] if docs else None
+class ErpActivities:
+    """ERP postings, each recorded in the store as it goes (posting_record.py)."""
 
+    def __init__(self, http: VendorClient, store: StoreExecutor) -> None:
+        self._http = http
+        self._store = store
 
-async def _post(draft: PostingDraft, path: str, links: dict[str, str], inp: OrderCall,
-                lines: list[LineQuantity]) -> _Document:
-    """Post one document (the external reference is also the idempotency key), recorded in the store."""
+    async def _find(self, kind: PostingKind, reference: str, correlation_id: str) -> _Document | None:
+        body = await self._http.call(VENDOR, "GET", "/documents", params={"external_reference": reference, "type": kind},
+                          correlation_id=correlation_id)
+        docs = parse(VENDOR, _Documents, body).data
+        return docs[0] if docs else None
 
-    async def post() -> _Document:
-        body = await call(
-            VENDOR, "POST", path,
-            json={"external_reference": draft.reference, "order_id": inp.order_id, **links,
-                  "amount": draft.amount, "currency": draft.currency,
-                  "lines": [ln.model_dump() for ln in lines]},
-            idempotency_key=draft.reference, correlation_id=inp.correlation_id, business_codes=REJECTIONS,
-        )
-        return parse(VENDOR, _Document, body)
+    async def _post(self, draft: PostingDraft, path: str, links: dict[str, str], inp: OrderCall,
+                    lines: list[LineQuantity]) -> _Document:
+        """Post one document (the external reference is also the idempotency key), recorded in the store."""
 
-    return await post_recorded(draft, find=lambda: _find(draft.kind, draft.reference, inp.correlation_id),
-                               post=post)
+        async def post() -> _Document:
+            body = await self._http.call(
+                VENDOR, "POST", path,
+                json={"external_reference": draft.reference, "order_id": inp.order_id, **links,
+                      "amount": draft.amount, "currency": draft.currency,
+                      "lines": [ln.model_dump() for ln in lines]},
+                idempotency_key=draft.reference, correlation_id=inp.correlation_id, business_codes=REJECTIONS,
+            )
+            return parse(VENDOR, _Document, body)
 
+        return await post_recorded(draft, self._store, find=lambda: self._find(draft.kind, draft.reference, inp.correlation_id),
+                                   post=post)
 
-@activity.defn(name=BOOK_SALES_ORDER.name)
-async def book_sales_order(inp: BookSalesOrder) -> ErpDocument:
-    draft = PostingDraft(kind="sales_order", reference=sales_order_reference(inp.order_id),
-                         order_id=inp.order_id, amount=inp.amount, currency=inp.currency)
-    return _document(await _post(draft, "/sales-orders", {}, inp, inp.lines))
+    @activity.defn(name=BOOK_SALES_ORDER.name)
+    async def book_sales_order(self, inp: BookSalesOrder) -> ErpDocument:
+        draft = PostingDraft(kind="sales_order", reference=sales_order_reference(inp.order_id),
+                             order_id=inp.order_id, amount=inp.amount, currency=inp.currency)
+        return _document(await self._post(draft, "/sales-orders", {}, inp, inp.lines))
 
+    @activity.defn(name=CANCEL_SALES_ORDER.name)
+    async def cancel_sales_order(self, inp: OrderCall) -> Done:
+        ref = sales_order_reference(inp.order_id)
+        body = await self._http.call(VENDOR, "GET", "/documents", params={"external_reference": ref},
+                          correlation_id=inp.correlation_id)
+        docs = parse(VENDOR, _Documents, body).data
+        if not docs:
+            return Done(detail="no sales order: nothing to undo", attempt=attempt())
+        await self._http.call(VENDOR, "POST", f"/sales-orders/{docs[0].document_number}/cancel", json={},
+                   idempotency_key=f"{inp.order_id}:sales-order-cancel", correlation_id=inp.correlation_id)
+        return Done(detail=f"cancelled {docs[0].document_number}", attempt=attempt())
 
-@activity.defn(name=CANCEL_SALES_ORDER.name)
-async def cancel_sales_order(inp: OrderCall) -> Done:
-    ref = sales_order_reference(inp.order_id)
-    body = await call(VENDOR, "GET", "/documents", params={"external_reference": ref},
-                      correlation_id=inp.correlation_id)
-    docs = parse(VENDOR, _Documents, body).data
-    if not docs:
-        return Done(detail="no sales order: nothing to undo", attempt=attempt())
-    await call(VENDOR, "POST", f"/sales-orders/{docs[0].document_number}/cancel", json={},
-               idempotency_key=f"{inp.order_id}:sales-order-cancel", correlation_id=inp.correlation_id)
-    return Done(detail=f"cancelled {docs[0].document_number}", attempt=attempt())
+    @activity.defn(name=POST_INVOICE.name)
+    async def post_invoice(self, inp: PostInvoice) -> ErpDocument:
+        draft = PostingDraft(kind="invoice", reference=invoice_reference(inp.order_id, inp.shipment_id),
+                             order_id=inp.order_id, amount=inp.amount, currency=inp.currency,
+                             shipment_id=inp.shipment_id)
+        doc = await self._post(draft, "/invoices", {"sales_order": inp.sales_order}, inp, inp.lines)
+        return _document(doc, inp.shipment_id)
 
-
-@activity.defn(name=POST_INVOICE.name)
-async def post_invoice(inp: PostInvoice) -> ErpDocument:
-    draft = PostingDraft(kind="invoice", reference=invoice_reference(inp.order_id, inp.shipment_id),
-                         order_id=inp.order_id, amount=inp.amount, currency=inp.currency,
-                         shipment_id=inp.shipment_id)
-    doc = await _post(draft, "/invoices", {"sales_order": inp.sales_order}, inp, inp.lines)
-    return _document(doc, inp.shipment_id)
-
-
-
-@activity.defn(name=POST_CREDIT_MEMO.name)
-async def post_credit_memo(inp: PostCreditMemo) -> ErpDocument:
-    draft = PostingDraft(kind="credit_memo", reference=inp.reference, order_id=inp.order_id,
-                         amount=inp.amount, currency=inp.currency)
-    return _document(await _post(draft, "/credit-memos", {"invoice": inp.invoice}, inp, inp.lines))
+    @activity.defn(name=POST_CREDIT_MEMO.name)
+    async def post_credit_memo(self, inp: PostCreditMemo) -> ErpDocument:
+        draft = PostingDraft(kind="credit_memo", reference=inp.reference, order_id=inp.order_id,
+                             amount=inp.amount, currency=inp.currency)
+        return _document(await self._post(draft, "/credit-memos", {"invoice": inp.invoice}, inp, inp.lines))

@@ -7,22 +7,27 @@ job (activities/webhooks.py), not the order's.
 
 from datetime import UTC, datetime
 
+from sqlalchemy.orm import Session
 from temporalio import activity
 
-from activities import store_access
+from activities.store_executor import StoreExecutor
 from activities.contracts.events import RECORD_EVENTS, RecordEvents
 from activities.vendor_http import attempt
 from canonical.steps import Done
 from store.webhooks import WebhookRepository
 
 
-@activity.defn(name=RECORD_EVENTS.name)
-async def record_events(inp: RecordEvents) -> Done:
-    at = datetime.now(UTC)
+class EventActivities:
+    def __init__(self, store: StoreExecutor) -> None:
+        self._store = store
 
-    def write(session: object) -> int:
-        repo = WebhookRepository(session)  # type: ignore[arg-type]
-        return sum(len(repo.record_event(event, at)) for event in inp.events)
+    @activity.defn(name=RECORD_EVENTS.name)
+    async def record_events(self, inp: RecordEvents) -> Done:
+        at = datetime.now(UTC)
 
-    deliveries = await store_access.write(write)
-    return Done(detail=f"{len(inp.events)} events, {deliveries} deliveries", attempt=attempt())
+        def write(session: Session) -> int:
+            repo = WebhookRepository(session)
+            return sum(len(repo.record_event(event, at)) for event in inp.events)
+
+        deliveries = await self._store.write(write)
+        return Done(detail=f"{len(inp.events)} events, {deliveries} deliveries", attempt=attempt())

@@ -14,7 +14,7 @@ from activities.contracts.fulfillment import (
     RequestReturn,
     RequestShipment,
 )
-from activities.vendor_http import attempt, call, parse
+from activities.vendor_http import VendorClient, attempt, parse
 from canonical.steps import Done, OrderCall, ShipmentRequest
 
 VENDOR = "fulfillment"
@@ -29,48 +29,50 @@ class _Requests(BaseModel):
     data: list[_Request]
 
 
-
 def _reference(order_id: str) -> str:
     return f"{order_id}:ship"
 
 
-@activity.defn(name=REQUEST_SHIPMENT.name)
-async def request_shipment(inp: RequestShipment) -> ShipmentRequest:
-    body = await call(
-        VENDOR, "POST", "/shipment-requests",
-        json={"reference": _reference(inp.order_id), "order_id": inp.order_id, "node": inp.node,
-              "lines": [ln.model_dump() for ln in inp.lines], "ship_to": inp.ship_to},
-        idempotency_key=_reference(inp.order_id), correlation_id=inp.correlation_id,
-    )
-    req = parse(VENDOR, _Request, body)
-    return ShipmentRequest(request_id=req.request_id, node=inp.node, attempt=attempt())
+class FulfillmentActivities:
+    """The fulfilment node: request and cancel shipments, ask it to receive returns."""
 
+    def __init__(self, http: VendorClient) -> None:
+        self._http = http
 
-@activity.defn(name=CANCEL_SHIPMENT.name)
-async def cancel_shipment_request(inp: OrderCall) -> Done:
-    """Undo-if-done. Raises a BusinessRejection `already_dispatched` once goods have left."""
-    body = await call(VENDOR, "GET", "/shipment-requests", params={"reference": _reference(inp.order_id)},
-                      correlation_id=inp.correlation_id)
-    found = parse(VENDOR, _Requests, body).data
-    if not found:
-        return Done(detail="no shipment request: nothing to undo", attempt=attempt())
-    await call(
-        VENDOR, "POST", f"/shipment-requests/{found[0].request_id}/cancel", json={},
-        idempotency_key=f"{inp.order_id}:ship-cancel", correlation_id=inp.correlation_id,
-        business_codes={ALREADY_DISPATCHED},
-    )
-    return Done(detail=f"cancelled {found[0].request_id}", attempt=attempt())
+    @activity.defn(name=REQUEST_SHIPMENT.name)
+    async def request_shipment(self, inp: RequestShipment) -> ShipmentRequest:
+        body = await self._http.call(
+            VENDOR, "POST", "/shipment-requests",
+            json={"reference": _reference(inp.order_id), "order_id": inp.order_id, "node": inp.node,
+                  "lines": [ln.model_dump() for ln in inp.lines], "ship_to": inp.ship_to},
+            idempotency_key=_reference(inp.order_id), correlation_id=inp.correlation_id,
+        )
+        req = parse(VENDOR, _Request, body)
+        return ShipmentRequest(request_id=req.request_id, node=inp.node, attempt=attempt())
 
+    @activity.defn(name=CANCEL_SHIPMENT.name)
+    async def cancel_shipment_request(self, inp: OrderCall) -> Done:
+        """Undo-if-done. Raises a BusinessRejection `already_dispatched` once goods have left."""
+        body = await self._http.call(VENDOR, "GET", "/shipment-requests", params={"reference": _reference(inp.order_id)},
+                          correlation_id=inp.correlation_id)
+        found = parse(VENDOR, _Requests, body).data
+        if not found:
+            return Done(detail="no shipment request: nothing to undo", attempt=attempt())
+        await self._http.call(
+            VENDOR, "POST", f"/shipment-requests/{found[0].request_id}/cancel", json={},
+            idempotency_key=f"{inp.order_id}:ship-cancel", correlation_id=inp.correlation_id,
+            business_codes={ALREADY_DISPATCHED},
+        )
+        return Done(detail=f"cancelled {found[0].request_id}", attempt=attempt())
 
-
-@activity.defn(name=REQUEST_RETURN.name)
-async def request_return(inp: RequestReturn) -> Done:
-    """Ask the node to receive and inspect the goods; it answers with a `return.received` webhook."""
-    reference = f"{inp.order_id}:return:{inp.return_id}"
-    body = await call(
-        VENDOR, "POST", "/returns",
-        json={"reference": reference, "order_id": inp.order_id, "return_id": inp.return_id,
-              "lines": [ln.model_dump() for ln in inp.lines]},
-        idempotency_key=reference, correlation_id=inp.correlation_id,
-    )
-    return Done(detail=f"return {body.get('request_id', '')} accepted", attempt=attempt())
+    @activity.defn(name=REQUEST_RETURN.name)
+    async def request_return(self, inp: RequestReturn) -> Done:
+        """Ask the node to receive and inspect the goods; it answers with a `return.received` webhook."""
+        reference = f"{inp.order_id}:return:{inp.return_id}"
+        body = await self._http.call(
+            VENDOR, "POST", "/returns",
+            json={"reference": reference, "order_id": inp.order_id, "return_id": inp.return_id,
+                  "lines": [ln.model_dump() for ln in inp.lines]},
+            idempotency_key=reference, correlation_id=inp.correlation_id,
+        )
+        return Done(detail=f"return {body.get('request_id', '')} accepted", attempt=attempt())

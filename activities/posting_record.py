@@ -15,7 +15,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import store_access
+from activities.store_executor import StoreExecutor
 from canonical.erp_postings import PostingDraft
 from store.postings import PostingRepository
 
@@ -28,6 +28,7 @@ class PostedDocument(Protocol):
 
 
 D = TypeVar("D", bound=PostedDocument)
+R = TypeVar("R")
 
 
 def _now() -> datetime:
@@ -35,14 +36,15 @@ def _now() -> datetime:
 
 
 async def post_recorded(
-    draft: PostingDraft, *, find: Callable[[], Awaitable[D | None]], post: Callable[[], Awaitable[D]]
+    draft: PostingDraft, store: StoreExecutor, *, find: Callable[[], Awaitable[D | None]],
+    post: Callable[[], Awaitable[D]]
 ) -> D:
     """`find` looks the document up by its external reference; it runs on retries only, because
     only then can an earlier attempt have posted it without being able to record it."""
     info = activity.info()
-    attempt = info.attempt
-    await _best_effort(draft, lambda repo: repo.attempt_started(draft, attempt, _now()))
+    attempt = await _best_effort(store, draft, lambda repo: repo.attempt_started(draft, _now())) or info.attempt
     try:
+        # Only a posting tried before can have reached the ERP without the store hearing of it.
         document = await find() if attempt > 1 else None
         if document is None:
             document = await post()
@@ -51,6 +53,7 @@ async def post_recorded(
         will_retry, next_at = next_attempt(exc, info, now)
         error = exc.message if isinstance(exc, ApplicationError) else f"{type(exc).__name__}: {exc}"
         await _best_effort(
+            store,
             draft,
             lambda repo: repo.attempt_failed(
                 draft,
@@ -66,18 +69,19 @@ async def post_recorded(
     if posted_at.tzinfo is None:  # an ERP that leaves out the offset means UTC
         posted_at = posted_at.replace(tzinfo=UTC)
     # Not best effort: the activity succeeds only once the store knows the document.
-    await store_access.write(
+    await store.write(
         lambda session: PostingRepository(session).posted(draft, number, posted_at, attempt, _now())
     )
     return document
 
 
-async def _best_effort(draft: PostingDraft, work: Callable[[PostingRepository], None]) -> None:
+async def _best_effort(store: StoreExecutor, draft: PostingDraft, work: Callable[[PostingRepository], R]) -> R | None:
     """Progress notes (pending, retrying) must never hide the ERP's own outcome or error."""
     try:
-        await store_access.write(lambda session: work(PostingRepository(session)))
+        return await store.write(lambda session: work(PostingRepository(session)))
     except Exception as exc:  # noqa: BLE001 - a progress note is never worth failing the posting
         log.warning("erp_posting.record_failed", reference=draft.reference, error_type=type(exc).__name__)
+        return None
 
 
 def next_attempt(exc: BaseException, info: activity.Info, now: datetime) -> tuple[bool, datetime | None]:
@@ -94,6 +98,8 @@ def next_attempt(exc: BaseException, info: activity.Info, now: datetime) -> tupl
             return False, None
         delay = exc.next_retry_delay
     if policy is None:
+        return True, now + delay if delay else None
+    if info.is_local:  # a local activity's last quick attempt hands over to a regular activity (policies.py)
         return True, now + delay if delay else None
     if policy.maximum_attempts and info.attempt >= policy.maximum_attempts:
         return False, None

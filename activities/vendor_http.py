@@ -1,4 +1,4 @@
-"""The one HTTP client every vendor adapter uses, and the classification of vendor failures.
+"""The HTTP client every vendor adapter calls through, and the classification of vendor failures.
 
 Every call carries a deterministic idempotency key and the order's correlation id. Failures become
 Temporal ApplicationErrors typed by the canonical taxonomy, so workflows can tell a business "no" from
@@ -7,7 +7,7 @@ a transient fault, and retries honour the vendor's Retry-After.
 
 from collections.abc import Collection
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 import structlog
@@ -20,32 +20,7 @@ from canonical.settings import Settings
 
 log = structlog.get_logger("o2c.vendor")
 
-_client: httpx.AsyncClient | None = None
-_settings: Settings | None = None
-
-
-def configure(settings: Settings) -> None:
-    """Called once by the worker: one pooled client for all vendors."""
-    global _client, _settings
-    _settings = settings
-    _client = httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.vendor_timeout_s),
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-    )
-
-
-async def close() -> None:
-    if _client is not None:
-        await _client.aclose()
-
-
-def _require() -> tuple[httpx.AsyncClient, Settings]:
-    if _client is None or _settings is None:
-        raise RuntimeError("activities.vendor_http.configure(settings) was not called")
-    return _client, _settings
-
-
-def raise_vendor_error(error: VendorError) -> None:
+def raise_vendor_error(error: VendorError) -> NoReturn:
     if activity.in_activity():
         error = error.model_copy(update={"attempt": activity.info().attempt})
     raise ApplicationError(
@@ -91,49 +66,66 @@ def classify(vendor: str, response: httpx.Response, business_codes: Collection[s
     )
 
 
-async def call(
-    vendor: str,
-    method: str,
-    path: str,
-    *,
-    correlation_id: str,
-    idempotency_key: str | None = None,
-    json: dict[str, Any] | None = None,
-    params: dict[str, str] | None = None,
-    business_codes: Collection[str] = (),
-) -> dict[str, Any]:
-    """Make one vendor request; return the JSON body of a 2xx or raise a classified ApplicationError."""
-    client, settings = _require()
-    headers = {"X-Correlation-ID": correlation_id}
-    if idempotency_key:
-        headers["Idempotency-Key"] = idempotency_key
-    url = f"{settings.vendor_url(vendor)}{path}"
-    bound = log.bind(vendor=vendor, method=method, path=path, idempotency_key=idempotency_key)
-    try:
-        response = await client.request(method, url, json=json, params=params, headers=headers)
-    except httpx.TimeoutException as exc:
-        bound.warning("vendor.timeout")
-        raise_vendor_error(VendorError(vendor=vendor, kind=ErrorKind.TRANSIENT, code="timeout", message=str(exc) or "timed out"))
-    except httpx.TransportError as exc:
-        bound.warning("vendor.unreachable", error=type(exc).__name__)
-        raise_vendor_error(
-            VendorError(vendor=vendor, kind=ErrorKind.TRANSIENT, code="unreachable", message=type(exc).__name__)
+class VendorClient:
+    """The one pooled HTTP client every vendor adapter calls through; built by the worker's composition
+    root and handed to each activity class."""
+
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._settings = settings
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.vendor_timeout_s),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            transport=transport,
         )
-    if response.is_success:
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def call(
+        self,
+        vendor: str,
+        method: str,
+        path: str,
+        *,
+        correlation_id: str,
+        idempotency_key: str | None = None,
+        json: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+        business_codes: Collection[str] = (),
+    ) -> dict[str, Any]:
+        """Make one vendor request; return the JSON body of a 2xx or raise a classified ApplicationError."""
+        headers = {"X-Correlation-ID": correlation_id}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        url = f"{self._settings.vendor_url(vendor)}{path}"
+        bound = log.bind(vendor=vendor, method=method, path=path, idempotency_key=idempotency_key)
         try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise_vendor_error(
-                VendorError(vendor=vendor, kind=ErrorKind.CONTRACT_VIOLATION, code="malformed_response",
-                            message="2xx answer without a JSON object", http_status=response.status_code)
-            )
-        return body  # type: ignore[return-value]
-    error = classify(vendor, response, business_codes)
-    bound.warning("vendor.error", status=response.status_code, code=error.code, kind=error.kind)
-    raise_vendor_error(error)
-    raise AssertionError("unreachable")
+            response = await self._http.request(method, url, json=json, params=params, headers=headers)
+        except httpx.TimeoutException as exc:
+            bound.warning("vendor.timeout")
+            raise_vendor_error(VendorError(vendor=vendor, kind=ErrorKind.TRANSIENT, code="timeout",
+                                           message=str(exc) or "timed out"))
+        except httpx.TransportError as exc:
+            bound.warning("vendor.unreachable", error=type(exc).__name__)
+            raise_vendor_error(VendorError(vendor=vendor, kind=ErrorKind.TRANSIENT, code="unreachable",
+                                           message=type(exc).__name__))
+        if response.is_success:
+            return _json_object(vendor, response)
+        error = classify(vendor, response, business_codes)
+        bound.warning("vendor.error", status=response.status_code, code=error.code, kind=error.kind)
+        raise_vendor_error(error)
+        raise AssertionError("unreachable")
+
+
+def _json_object(vendor: str, response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise_vendor_error(VendorError(vendor=vendor, kind=ErrorKind.CONTRACT_VIOLATION, code="malformed_response",
+                                       message="2xx answer without a JSON object", http_status=response.status_code))
+    return body  # type: ignore[return-value]
 
 
 def contract_violation(vendor: str, message: str) -> ApplicationError:
@@ -154,3 +146,22 @@ def parse(vendor: str, model: type[M], body: Any) -> M:
         return model.model_validate(body)
     except ValidationError as exc:
         raise contract_violation(vendor, f"unexpected {model.__name__}: {exc.error_count()} field error(s)") from None
+
+
+# TEMPORARY (removed once reconciliation's readers take an injected VendorClient): module-level client.
+_shared: VendorClient | None = None
+
+
+def configure(settings: Settings) -> None:
+    global _shared
+    _shared = VendorClient(settings)
+
+
+async def close() -> None:
+    if _shared is not None:
+        await _shared.aclose()
+
+
+async def call(vendor: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    assert _shared is not None, "activities.vendor_http.configure(settings) was not called"
+    return await _shared.call(vendor, method, path, **kwargs)

@@ -8,6 +8,7 @@ import structlog
 from fastapi import Request
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.problems import ProblemError
 from api.temporal_gateway import DeadlineExceeded, temporal_client, unavailable, within
@@ -25,6 +26,12 @@ async def run_update(request: Request, workflow_id: str, update: Any, arg: Any, 
         return await within(request.app.state.settings.accept_timeout_s, handle.execute_update(update, arg))
     except DeadlineExceeded:
         raise unavailable(f"{workflow_id} did not confirm the {update.__name__} in time; read it before retrying") from None
+    except RPCError as err:
+        # The server refuses an update while the workflow's own task is failing or being retried
+        # ("workflow not ready"): nothing was applied, so the caller may simply send it again.
+        if err.status == RPCStatusCode.FAILED_PRECONDITION:
+            raise unavailable(f"{workflow_id} is not ready to take the {update.__name__}; retry shortly") from None
+        raise
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         if isinstance(cause, ApplicationError) and cause.type in refusals:

@@ -68,9 +68,16 @@ class PostingRepository:
 
     # ---- writes (activities) -----------------------------------------------------------------
 
-    def attempt_started(self, draft: PostingDraft, attempt: int, at: datetime) -> None:
-        """A row exists from the first attempt on (pending); a retrying row stays retrying."""
-        self._upsert_unless_posted(_new_row(draft, "pending", attempt, at), copy=())
+    def attempt_started(self, draft: PostingDraft, at: datetime) -> int:
+        """A row exists from the first attempt on (pending); a retrying row stays retrying. Counts the
+        attempt (an attempt re-run after a worker crash counts again) and returns how many there were."""
+        stmt = _upsert(self.session, _new_row(draft, "pending", 1, at))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["kind", "reference"],
+            set_={"attempts": _table.c.attempts + 1, "updated_at": stmt.excluded.updated_at}, where=_NOT_POSTED)
+        self.session.execute(stmt)
+        row = self.by_business_key(draft.kind, draft.reference)
+        return row.attempts if row is not None else 1
 
     def posted(
         self, draft: PostingDraft, document_number: str, posted_at: datetime, attempt: int, at: datetime

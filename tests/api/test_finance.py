@@ -46,7 +46,7 @@ def seed_postings(store: Store, n: int = 12) -> list[PostingDraft]:
             )
             drafts.append(d)
             at = T0 + timedelta(hours=i)
-            repo.attempt_started(d, 1, at)
+            repo.attempt_started(d, at)
             if i % 5 == 4:
                 repo.attempt_failed(
                     d,

@@ -12,53 +12,57 @@ from fastapi import FastAPI
 from sandbox_testkit import Api
 from temporalio.testing import ActivityEnvironment
 
-from activities import loyalty, vendor_http
+from activities.contracts import loyalty
+from activities.loyalty import LoyaltyActivities
+from activities.vendor_http import VendorClient
 from canonical.settings import Settings
 
 REF = {"correlation_id": "corr-earn"}
 
 
 @pytest.fixture
-async def adapter(app: FastAPI) -> AsyncIterator[ActivityEnvironment]:
-    """vendor_http pointed at the in-process sandbox, as the worker's configure() would at start."""
-    saved = vendor_http._client, vendor_http._settings
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sandbox")
-    vendor_http._client, vendor_http._settings = client, Settings(sandbox_url="http://sandbox")
+async def acts(app: FastAPI) -> AsyncIterator[LoyaltyActivities]:
+    """The activities wired to the in-process sandbox, as the worker's composition root wires them."""
+    http = VendorClient(Settings(sandbox_url="http://sandbox"), transport=httpx.ASGITransport(app=app))
     try:
-        yield ActivityEnvironment()
+        yield LoyaltyActivities(http)
     finally:
-        vendor_http._client, vendor_http._settings = saved
-        await client.aclose()
+        await http.aclose()
 
 
-async def test_earn_points_at_the_tier_rate_and_report_a_tier_change(adapter: ActivityEnvironment, api: Api) -> None:
+@pytest.fixture
+def adapter() -> ActivityEnvironment:
+    return ActivityEnvironment()
+
+
+async def test_earn_points_at_the_tier_rate_and_report_a_tier_change(adapter: ActivityEnvironment, acts: LoyaltyActivities, api: Api) -> None:
     await api.put("/_sandbox/members/M-near", {"available_points": 0, "tier": "silver", "lifetime_points": 49_000})
     inp = loyalty.EarnPoints(order_id="O-1", **REF, member_id="M-near", amount=99_999, currency="EUR")
-    earned = await adapter.run(loyalty.earn_points, inp)
+    earned = await adapter.run(acts.earn_points, inp)
     assert (earned.points, earned.tier_before, earned.tier_after, earned.tier_changed) == (
         99_999 * 15 // 1000, "silver", "gold", True)
     # An activity retry sends the same key and body: the engine answers the stored result.
-    assert await adapter.run(loyalty.earn_points, inp) == earned
+    assert await adapter.run(acts.earn_points, inp) == earned
     entries = await api.ledger(order_id="O-1")
     assert [(e["action"], e["points"], e["amount"], e["idempotency_key"], e["correlation_id"]) for e in entries] == [
         ("points.earn", 1_499, 99_999, "O-1:points-earn", "corr-earn")]
 
 
 async def test_take_back_may_lower_the_tier_and_give_back_returns_redeemed_points(
-    adapter: ActivityEnvironment, api: Api
+    adapter: ActivityEnvironment, acts: LoyaltyActivities, api: Api
 ) -> None:
     await api.put("/_sandbox/members/M-2", {"available_points": 0, "tier": "base", "lifetime_points": 9_900})
     earned = await adapter.run(
-        loyalty.earn_points, loyalty.EarnPoints(order_id="O-2", **REF, member_id="M-2", amount=20_000, currency="EUR"))
+        acts.earn_points, loyalty.EarnPoints(order_id="O-2", **REF, member_id="M-2", amount=20_000, currency="EUR"))
     assert (earned.points, earned.tier_after) == (200, "silver")
     taken = await adapter.run(
-        loyalty.take_back_points, loyalty.TakeBackPoints(order_id="O-2", **REF, member_id="M-2", points=150, tag="R-1"))
+        acts.take_back_points, loyalty.TakeBackPoints(order_id="O-2", **REF, member_id="M-2", points=150, tag="R-1"))
     assert (taken.points, taken.tier_before, taken.tier_after) == (150, "silver", "base")
     nothing = await adapter.run(
-        loyalty.take_back_points, loyalty.TakeBackPoints(order_id="O-2", **REF, member_id="M-2", points=0, tag="R-2"))
+        acts.take_back_points, loyalty.TakeBackPoints(order_id="O-2", **REF, member_id="M-2", points=0, tag="R-2"))
     assert (nothing.points, nothing.tier_before, nothing.tier_after) == (0, "base", "base")
     given = await adapter.run(
-        loyalty.give_back_points, loyalty.GiveBackPoints(order_id="O-2", **REF, member_id="M-2", points=300, tag="R-1"))
+        acts.give_back_points, loyalty.GiveBackPoints(order_id="O-2", **REF, member_id="M-2", points=300, tag="R-1"))
     assert given.detail == "gave back 300 points"
     entries = await api.ledger(order_id="O-2")
     assert [(e["action"], e["points"], e["idempotency_key"]) for e in entries] == [

@@ -12,41 +12,46 @@ from fastapi import FastAPI
 from sandbox_testkit import Api
 from temporalio.testing import ActivityEnvironment
 
-from activities import payments, vendor_http
+from activities.contracts import payments
+from activities.payments import PaymentActivities
+from activities.vendor_http import VendorClient
 from canonical.settings import Settings
 
 REF = {"order_id": "O-REL", "correlation_id": "corr-rel"}
 
 
 @pytest.fixture
-async def adapter(app: FastAPI) -> AsyncIterator[ActivityEnvironment]:
-    saved = vendor_http._client, vendor_http._settings
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sandbox")
-    vendor_http._client, vendor_http._settings = client, Settings(sandbox_url="http://sandbox")
+async def acts(app: FastAPI) -> AsyncIterator[PaymentActivities]:
+    """The activities wired to the in-process sandbox, as the worker's composition root wires them."""
+    http = VendorClient(Settings(sandbox_url="http://sandbox"), transport=httpx.ASGITransport(app=app))
     try:
-        yield ActivityEnvironment()
+        yield PaymentActivities(http)
     finally:
-        vendor_http._client, vendor_http._settings = saved
-        await client.aclose()
+        await http.aclose()
 
 
-async def _authorize(adapter: ActivityEnvironment, amount: int) -> str:
+@pytest.fixture
+def adapter() -> ActivityEnvironment:
+    return ActivityEnvironment()
+
+
+async def _authorize(adapter: ActivityEnvironment, acts: PaymentActivities, amount: int) -> str:
     auth = await adapter.run(
-        payments.authorize_payment,
+        acts.authorize_payment,
         payments.AuthorizePayment(**REF, amount=amount, currency="EUR", method_token="tok_visa"),
     )
     return auth.id
 
 
 async def test_a_retried_release_whose_first_answer_was_lost_releases_once(
-    adapter: ActivityEnvironment, api: Api
+    adapter: ActivityEnvironment, acts: PaymentActivities, api: Api
 ) -> None:
-    intent = await _authorize(adapter, 3000)
+    intent = await _authorize(adapter, acts, 3000)
     share = payments.ReleaseAuthorization(**REF, payment_intent_id=intent, amount=2000, tag="evt-1")
-    await adapter.run(payments.release_authorization_share, share)
+    await adapter.run(acts.release_authorization_share, share)
     # The retry now sees 1000 held, less than the share: it must send the same body, not min(2000, 1000),
     # or the gateway answers 400 idempotency_error and the order is parked.
-    await adapter.run(payments.release_authorization_share, share)
+    await adapter.run(acts.release_authorization_share, share)
     voids = [
         (e["amount"], e["idempotency_key"]) for e in await api.ledger(order_id="O-REL", action="payment.void")
     ]
@@ -54,12 +59,12 @@ async def test_a_retried_release_whose_first_answer_was_lost_releases_once(
 
 
 async def test_a_share_larger_than_the_hold_releases_what_is_left(
-    adapter: ActivityEnvironment, api: Api
+    adapter: ActivityEnvironment, acts: PaymentActivities, api: Api
 ) -> None:
-    intent = await _authorize(adapter, 1500)
+    intent = await _authorize(adapter, acts, 1500)
     share = payments.ReleaseAuthorization(**REF, payment_intent_id=intent, amount=2000, tag="evt-2")
-    done = await adapter.run(payments.release_authorization_share, share)
+    done = await adapter.run(acts.release_authorization_share, share)
     assert "1500" in done.detail
-    assert await adapter.run(payments.release_authorization_share, share)
+    assert await adapter.run(acts.release_authorization_share, share)
     voids = [e["amount"] for e in await api.ledger(order_id="O-REL", action="payment.void")]
     assert voids == [1500]

@@ -125,7 +125,6 @@ def test_downgrade_one_step_keeps_postings(database_url: str) -> None:
                 PostingDraft(
                     kind="sales_order", reference="O-1:sales-order", order_id="O-1", amount=5, currency="EUR"
                 ),
-                1,
                 at,
             )
     finally:

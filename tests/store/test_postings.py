@@ -39,7 +39,7 @@ def read(store: Store, ref: str = "O-1:invoice:S1", kind: str = "invoice"):  # t
 
 def test_pending_then_retrying_then_posted(store: Store) -> None:
     d = draft()
-    write(store, lambda r: r.attempt_started(d, 1, T0))
+    write(store, lambda r: r.attempt_started(d, T0))
     row = read(store)
     assert (row.status, row.attempts, row.erp_document_number, row.posting_id) == (
         "pending",
@@ -60,7 +60,7 @@ def test_pending_then_retrying_then_posted(store: Store) -> None:
             at=T0 + timedelta(seconds=1),
         ),
     )
-    write(store, lambda r: r.attempt_started(d, 2, T0 + timedelta(seconds=3)))
+    write(store, lambda r: r.attempt_started(d, T0 + timedelta(seconds=3)))
     write(
         store,
         lambda r: r.attempt_failed(
@@ -93,7 +93,7 @@ def test_pending_then_retrying_then_posted(store: Store) -> None:
 def test_posted_is_final(store: Store) -> None:
     d = draft()
     write(store, lambda r: r.posted(d, "INV-1", T0, 1, T0))
-    write(store, lambda r: r.attempt_started(d, 5, T0 + timedelta(seconds=1)))
+    write(store, lambda r: r.attempt_started(d, T0 + timedelta(seconds=1)))
     write(
         store,
         lambda r: r.attempt_failed(
@@ -122,16 +122,20 @@ def test_no_next_attempt_means_failed(store: Store) -> None:
     assert (row.status, row.attempts, row.next_attempt_at) == ("failed", 1, None)
 
 
-def test_attempts_never_go_down(store: Store) -> None:
+def test_every_attempt_counts_and_attempts_never_go_down(store: Store) -> None:
     d = draft()
-    write(store, lambda r: r.attempt_started(d, 4, T0))
-    write(store, lambda r: r.attempt_started(d, 2, T0))
-    assert read(store).attempts == 4
+    write(store, lambda r: r.attempt_started(d, T0))
+    # A worker killed mid-attempt re-runs it from the same attempt number: it still counts.
+    write(store, lambda r: r.attempt_started(d, T0))
+    assert read(store).attempts == 2
+    write(store, lambda r: r.attempt_failed(d, attempt=5, error="x", will_retry=True, next_attempt_at=None, at=T0))
+    write(store, lambda r: r.attempt_failed(d, attempt=1, error="x", will_retry=True, next_attempt_at=None, at=T0))
+    assert read(store).attempts == 5
 
 
 def test_naive_timestamps_are_refused(store: Store) -> None:
     with pytest.raises(Exception, match="naive"):
-        write(store, lambda r: r.attempt_started(draft(), 1, datetime(2025, 1, 1)))
+        write(store, lambda r: r.attempt_started(draft(), datetime(2025, 1, 1)))
 
 
 def test_one_row_per_business_posting_under_concurrent_attempts(store: Store) -> None:
@@ -151,7 +155,7 @@ def test_one_row_per_business_posting_under_concurrent_attempts(store: Store) ->
                 with store.writing() as session:
                     repo = PostingRepository(session)
                     if step == 0:
-                        repo.attempt_started(d, i, at)
+                        repo.attempt_started(d, at)
                     elif step == 1:
                         repo.attempt_failed(
                             d, attempt=i, error="boom", will_retry=True, next_attempt_at=at, at=at
@@ -194,7 +198,7 @@ def seed(store: Store) -> list[PostingDraft]:
                 d = draft(ref=ref, kind=kind, order_id=oid, amount=amount)
                 drafts.append(d)
                 created = T0 + timedelta(days=n % 3, minutes=n)
-                repo.attempt_started(d, 1, created)
+                repo.attempt_started(d, created)
                 if n % 4 == 3:
                     repo.attempt_failed(
                         d, attempt=1, error="erp down", will_retry=True, next_attempt_at=created, at=created

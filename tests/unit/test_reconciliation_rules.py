@@ -186,11 +186,21 @@ def test_stuck_postings_and_orphan_money() -> None:
 
 
 def info(
-    attempt: int, policy: RetryPolicy | None, schedule_to_close: timedelta | None = None
+    attempt: int, policy: RetryPolicy | None, schedule_to_close: timedelta | None = None, is_local: bool = False
 ) -> SimpleNamespace:
     return SimpleNamespace(
-        attempt=attempt, retry_policy=policy, schedule_to_close_timeout=schedule_to_close, scheduled_time=T0
+        attempt=attempt, retry_policy=policy, schedule_to_close_timeout=schedule_to_close, scheduled_time=T0,
+        is_local=is_local,
     )
+
+
+def test_a_local_activity_out_of_quick_attempts_is_still_retried_by_the_server() -> None:
+    quick = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=3,
+                        non_retryable_error_types=["BusinessRejection"])
+    transient = ApplicationError("erp 503", type="TransientVendorError")
+    assert next_attempt(transient, info(3, quick, is_local=True), T0) == (True, None)  # type: ignore[arg-type]
+    rejected = ApplicationError("erp said no", type="BusinessRejection", non_retryable=True)
+    assert next_attempt(rejected, info(3, quick, is_local=True), T0) == (False, None)  # type: ignore[arg-type]
 
 
 def test_next_attempt_follows_the_retry_policy() -> None:
