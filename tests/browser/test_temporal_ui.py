@@ -40,12 +40,16 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-playwright_api = pytest.importorskip("playwright.async_api")
+# CI (O2C_REQUIRE_BROWSER=1) must fail, not skip, when the browser or its driver is missing.
+if os.environ.get("O2C_REQUIRE_BROWSER") == "1":
+    import playwright.async_api as playwright_api
 
-if not shutil.which("chromium") and not os.path.exists(CHROMIUM):
-    if os.environ.get("O2C_REQUIRE_BROWSER") == "1":
+    if not shutil.which("chromium") and not os.path.exists(CHROMIUM):
         raise RuntimeError(f"O2C_REQUIRE_BROWSER=1 but {CHROMIUM} is missing: apt-get install chromium")
-    pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)", allow_module_level=True)
+else:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    if not shutil.which("chromium") and not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")

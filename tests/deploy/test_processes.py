@@ -30,6 +30,16 @@ def gone(pid: int) -> bool:
         return True
 
 
+def wait_logged(supervisor: Supervisor, name: str, text: str, timeout: float = 10.0) -> None:
+    """Until the child has written `text` (e.g. once its signal handler is installed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in supervisor.log_tail(name):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{name} never logged {text!r}: {supervisor.log_tail(name)}")
+
+
 def wait_gone(pid: int, timeout: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -144,7 +154,8 @@ def test_stop_all_goes_newest_first(supervisor: Supervisor, tmp_path: Path) -> N
             ),
             wait=False,
         )
-    time.sleep(0.5)  # let each install its handler
+    for name in ("first", "second", "third"):
+        wait_logged(supervisor, name, "up")  # each has installed its handler
     supervisor.stop_all()
     assert journal.read_text().split() == ["third", "second", "first"]
 
@@ -157,13 +168,14 @@ def test_stop_escalates_to_sigkill_after_the_grace_period(supervisor: Supervisor
                 """
                 import signal, time
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                print("ignoring SIGTERM", flush=True)
                 time.sleep(120)
                 """
             ),
         ),
         wait=False,
     )
-    time.sleep(0.5)
+    wait_logged(supervisor, "stubborn", "ignoring SIGTERM")
     started = time.monotonic()
     assert supervisor.stop("stubborn", grace_s=0.5) == -signal.SIGKILL
     assert time.monotonic() - started < 5

@@ -45,9 +45,13 @@ async def test_same_id_with_another_body_conflicts(stack: Stack) -> None:
 async def test_twenty_concurrent_posts_make_one_authorization(stack: Stack) -> None:
     body = order([("SKU-C", 1, 1234)])
     responses = await asyncio.gather(*(stack.place(body) for _ in range(20)))
-    codes = sorted(r.status_code for r in responses)
-    assert codes == [200] * 19 + [201], [r.text for r in responses if r.status_code not in (200, 201)]
-    assert len({r.json()["authorization"]["id"] for r in responses}) == 1
+    # Under load a caller may hear 202 (decision still being taken); never two creations, never an error.
+    codes = [r.status_code for r in responses]
+    assert set(codes) <= {200, 201, 202} and codes.count(201) <= 1, [r.text for r in responses]
+    replay = await stack.place(body)
+    assert replay.status_code in (200, 201), replay.text
+    decided = [r for r in [*responses, replay] if r.status_code in (200, 201)]
+    assert len({r.json()["authorization"]["id"] for r in decided}) == 1
     ledger = await stack.ledger(body["order_id"])
     assert len(ledger.of("payment.authorize")) == 1
     await stack.wait_status(body["order_id"], "completed")

@@ -14,7 +14,8 @@ async def test_sigkilled_worker_restarts_and_every_order_completes_once(stack: S
     bodies = [order([("SPLIT-K1", 1, 1000 + i), ("SPLIT-K2", 1, 500), ("SKU-K", 2, 250)], points=50 * i)
               for i in range(12)]
     placed = await asyncio.gather(*(stack.place(b) for b in bodies))
-    assert all(r.status_code == 201 for r in placed), [r.text for r in placed]
+    # Accepted, or still being decided under this burst (202): either way each order must complete once.
+    assert all(r.status_code in (201, 202) for r in placed), [r.text for r in placed]
     await asyncio.sleep(0.3)  # sagas are now mid-way: allocating, shipping, capturing
     await asyncio.to_thread(local_stack.kill, "worker")
     await asyncio.sleep(1.0)  # dispatch webhooks keep arriving while no worker runs
