@@ -62,6 +62,7 @@ log = structlog.get_logger("o2c.worker")
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    settings.refuse_unsafe()
     if settings.database_auto_upgrade:
         # Before taking any task: activities record ERP postings in the store's current schema.
         await asyncio.to_thread(migrate.upgrade, settings.store_url())

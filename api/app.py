@@ -23,6 +23,7 @@ from canonical.settings import Settings, get_settings
 def create_app(settings: Settings | None = None, *, client: Any | None = None) -> FastAPI:
     """`client`: an already connected Temporal client to use instead of connecting (tests)."""
     settings = settings or get_settings()
+    settings.refuse_unsafe()
     configure_logging(settings.log_level)
 
     @asynccontextmanager

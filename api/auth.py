@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
 
 from api.problems import ProblemError
 
@@ -36,8 +37,9 @@ class Principal:
 
 
 class Keyring:
-    def __init__(self, keys: Mapping[str, Sequence[str]]) -> None:
-        self._entries = [(_digest(k), Principal(key_id(k), frozenset(scopes))) for k, scopes in keys.items()]
+    def __init__(self, keys: Mapping[SecretStr, Sequence[str]] | Mapping[str, Sequence[str]]) -> None:
+        plain = [(k.get_secret_value() if isinstance(k, SecretStr) else k, scopes) for k, scopes in keys.items()]
+        self._entries = [(_digest(k), Principal(key_id(k), frozenset(scopes))) for k, scopes in plain]
 
     def authenticate(self, presented: str) -> Principal | None:
         candidate = _digest(presented)

@@ -92,7 +92,7 @@ class WebhookAck(BaseModel):
 
 def make_verifier(settings: Settings) -> Webhook:
     """Built at startup so a malformed secret fails the start, not every delivery."""
-    return Webhook(settings.fulfillment_webhook_secret)
+    return Webhook(settings.fulfillment_webhook_secret.get_secret_value())
 
 
 def _invalid_signature(detail: str) -> ProblemError:

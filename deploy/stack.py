@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from pydantic import SecretBytes, SecretStr
+from pydantic import BaseModel, SecretBytes, SecretStr
 from pydantic_core import to_jsonable_python
 
 from canonical.settings import Settings
@@ -353,7 +353,14 @@ def _fold_settings_overrides(settings: Settings, env: Mapping[str, str]) -> tupl
 
 
 def _plain(value: Any) -> Any:
+    """The value with every secret in it revealed: the children must get the real keys."""
     if isinstance(value, SecretStr | SecretBytes):
         secret = value.get_secret_value()
         return secret.decode() if isinstance(secret, bytes) else secret
+    if isinstance(value, BaseModel):
+        return {name: _plain(getattr(value, name)) for name in type(value).model_fields}
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
     return value

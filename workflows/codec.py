@@ -46,7 +46,7 @@ class CodecError(ValueError):
 
 def key_material(key: CodecKey) -> bytes:
     try:
-        raw = base64.b64decode(key.key, validate=True)
+        raw = base64.b64decode(key.key.get_secret_value(), validate=True)
     except (binascii.Error, ValueError):
         raise CodecError(f"codec key {key.id!r} is not standard base64") from None
     if len(raw) != KEY_BYTES:
