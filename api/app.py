@@ -13,7 +13,8 @@ from fastapi import FastAPI
 from api import codec, health, openapi, orders, problems, returns, webhooks
 from api import finance, reconciliation, store_access
 from api import webhook_endpoints
-from api.auth import Keyring
+from api.auth import Keyring, authorize_route
+from api.body_limit import BodyLimitMiddleware
 from api.correlation import CorrelationMiddleware
 from api.logs import configure_logging
 from api.temporal_gateway import TemporalGateway
@@ -48,9 +49,14 @@ def create_app(settings: Settings | None = None, *, client: Any | None = None) -
     app.state.fulfillment_webhook = webhooks.make_verifier(settings)
     store_access.install(app, settings)
 
-    problems.install(app)
-    # Added innermost first: the correlation middleware wraps everything, including the 500s.
+    problems.install(app, authorize=authorize_route)
+    # Added innermost first: the correlation middleware wraps everything, including the 500s and 413s.
     app.add_middleware(problems.CatchAllMiddleware)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default_limit=settings.max_body_bytes,
+        limits=[(webhooks.router.prefix + "/", settings.max_webhook_body_bytes), (codec.PREFIX + "/", codec.MAX_BODY_BYTES)],
+    )
     app.add_middleware(CorrelationMiddleware)
 
     app.include_router(health.router)

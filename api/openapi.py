@@ -7,7 +7,8 @@ every error as `application/problem+json` (api/problems.py), so a client generat
 a schema check, would expect the wrong shape. This rewrites the document once, when it is first built:
 
 - every 4xx/5xx response is `application/problem+json` with `Problem` (422: `ValidationProblem`);
-- operations with a JSON body also document `400 malformed-json`; protected operations `401`/`403`.
+- operations with a body also document `400 malformed-json` and `413 payload-too-large` (api/body_limit.py);
+  protected operations `401`/`403`.
 """
 
 from typing import Any
@@ -16,7 +17,8 @@ from fastapi import FastAPI
 
 PROBLEM_JSON = "application/problem+json"
 _REF = "#/components/schemas/"
-_TITLES = {"400": "Bad Request", "401": "Unauthorized", "403": "Forbidden", "422": "Unprocessable Entity"}
+_TITLES = {"400": "Bad Request", "401": "Unauthorized", "403": "Forbidden", "413": "Content Too Large",
+           "422": "Unprocessable Entity"}
 
 
 def install(app: FastAPI) -> None:
@@ -37,6 +39,7 @@ def problems_everywhere(doc: dict[str, Any]) -> dict[str, Any]:
             responses: dict[str, Any] = operation.setdefault("responses", {})
             if "requestBody" in operation:
                 responses.setdefault("400", {})
+                responses.setdefault("413", {})
             if operation.get("security"):
                 responses.setdefault("401", {})
                 responses.setdefault("403", {})

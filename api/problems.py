@@ -6,7 +6,7 @@ request (`["body", "lines", 0, "unit_price"]`) so a client can point at the offe
 """
 
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -40,6 +40,7 @@ TITLES: dict[str, str] = {
     "order-failed": "Order could not be processed",
     "temporal-unavailable": "Order service temporarily unavailable",
     "status-unavailable": "Order status temporarily unavailable",
+    "payload-too-large": "Payload too large",
     "internal-error": "Internal server error",
 }
 
@@ -182,9 +183,23 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, slug, detail, instance=request.url.path, headers=exc.headers)
 
 
-async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    return await _on_problem(request, validation_problem(list(exc.errors())))
+Authorize = Callable[[Request], Awaitable[None]]
+"""Runs a route's key and scope checks, raising their 401/403 ProblemError."""
+
+
+def _on_validation_error(authorize: Authorize | None) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        # FastAPI parses a JSON body before the route's dependencies run: check the caller first, so
+        # someone without the key learns nothing about how the body was read.
+        if authorize is not None:
+            try:
+                await authorize(request)
+            except ProblemError as refused:
+                return await _on_problem(request, refused)
+        return await _on_problem(request, validation_problem(list(exc.errors())))
+
+    return handler
 
 
 async def _on_rpc_error(request: Request, exc: Exception) -> JSONResponse:
@@ -219,10 +234,10 @@ def _internal_error(instance: str | None) -> JSONResponse:
     return problem_response(500, "internal-error", "An unexpected error occurred", instance=instance)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, authorize: Authorize | None = None) -> None:
     app.add_exception_handler(ProblemError, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error(authorize))
     app.add_exception_handler(RPCError, _on_rpc_error)
     app.add_exception_handler(RPCTimeoutOrCancelledError, _on_rpc_cut_off)
 

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     fulfillment_webhook_secret: SecretStr = SecretStr(DEV_FULFILLMENT_WEBHOOK_SECRET)
     webhook_tolerance_s: int = 300
     accept_timeout_s: float = 10.0
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    """Larger request bodies are refused (413) before anything parses or authenticates them."""
+    max_webhook_body_bytes: int = Field(default=256 * 1024, gt=0)
+    """The same for inbound webhooks (/v1/webhooks/...)."""
 
     # Payload encryption and the codec endpoint the Temporal UI decodes through (README "Support").
     codec_keys: list[CodecKey] = Field(default_factory=lambda: [DEV_CODEC_KEY], min_length=1)
