@@ -148,7 +148,18 @@ def validation_problem(errors: Sequence[Mapping[str, Any]], prefix: Sequence[str
     )
 
 
+def payload_too_large(err: RPCError) -> bool:
+    """Temporal refused what we sent as too big: over its blob size limit, or over gRPC's message limit.
+    Sending it again cannot help, so it is a 4xx, not a 503 "retry shortly" (RESOURCE_EXHAUSTED is
+    also rate limiting, which is told apart by the message)."""
+    message = err.message.lower()
+    return (err.status == RPCStatusCode.INVALID_ARGUMENT and "blob data size exceeds limit" in message) or (
+        err.status == RPCStatusCode.RESOURCE_EXHAUSTED and "larger than max" in message)
+
+
 def rpc_unavailable(err: RPCError) -> bool:
+    if payload_too_large(err):
+        return False
     return err.status in (
         RPCStatusCode.UNAVAILABLE,
         RPCStatusCode.DEADLINE_EXCEEDED,
@@ -204,6 +215,10 @@ def _on_validation_error(authorize: Authorize | None) -> Callable[[Request, Exce
 
 async def _on_rpc_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RPCError)
+    if payload_too_large(exc):
+        log.warning("temporal.payload_too_large", rpc_status=exc.status.name)
+        return problem_response(413, "payload-too-large", "The request is too large for the workflow engine to "
+                                "store; send less (fewer lines, shorter texts)", instance=request.url.path)
     if rpc_unavailable(exc):
         return _temporal_unavailable(request, exc.status.name)
     log.error("temporal.rpc_error", rpc_status=exc.status.name)

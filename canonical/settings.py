@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     """Larger request bodies are refused (413) before anything parses or authenticates them."""
     max_webhook_body_bytes: int = Field(default=256 * 1024, gt=0)
     """The same for inbound webhooks (/v1/webhooks/...)."""
+    max_order_lines: int = Field(default=200, ge=1, le=1000)
+    """Lines an order may have (422 beyond); at most canonical.order.MAX_LINES_CEILING."""
+    max_order_units: int = Field(default=10_000, ge=1)
+    """Units (sum of quantities) an order may have (422 beyond)."""
 
     # Payload encryption and the codec endpoint the Temporal UI decodes through (README "Support").
     codec_keys: list[CodecKey] = Field(default_factory=lambda: [DEV_CODEC_KEY], min_length=1)

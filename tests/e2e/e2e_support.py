@@ -26,6 +26,8 @@ TEST_ENV = {
     # Outbound webhooks: the spec's schedule shrunk to seconds (attempts at 0, 0.5, 1.5, 3.5, 7.5 s).
     "O2C_WEBHOOK_RETRY_SCHEDULE_S": "[0, 0.5, 1, 2, 4]",
     "O2C_WEBHOOK_DELIVERY_TIMEOUT_S": "2",
+    # test_large_orders.py places 20 lines of 100,000 units (2,000,000 units, above the default cap).
+    "O2C_MAX_ORDER_UNITS": "2000000",
 }
 
 
