@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, *, client: Any | None = None) -
     app.include_router(webhooks.router)
     app.include_router(finance.router)
     app.include_router(reconciliation.router)
-    app.include_router(webhook_endpoints.router)
+    webhook_endpoints.install(app, settings)
     # After the middleware above, so its CORS grant wraps every /codec answer, errors included.
     codec.install(app, settings)
     # Last, once every route is in: errors are documented as the problem+json they are.

@@ -8,6 +8,8 @@ Secrets are SecretStr (never in a repr, a log line or a dump), and no validation
 shows its input, so a mistyped key is reported by the setting's name alone.
 """
 
+import base64
+import binascii
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Literal
@@ -28,6 +30,8 @@ MIN_API_KEY_CHARS = 32
 
 Environment = Literal["development", "production"]
 
+KEY_BYTES = 32
+
 
 class CodecKey(BaseModel):
     """One AES-256 key (the payload codec's O2C_CODEC_KEYS, the store's O2C_WEBHOOK_SECRET_KEYS).
@@ -41,6 +45,16 @@ class CodecKey(BaseModel):
     id: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")
     """Written next to what it encrypts, so a reader knows which key decrypts it."""
     key: SecretStr
+
+    def material(self) -> bytes:
+        """The 32 key bytes; ValueError (naming the key's id, never the key) when malformed."""
+        try:
+            raw = base64.b64decode(self.key.get_secret_value(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(f"key {self.id!r} is not standard base64") from None
+        if len(raw) != KEY_BYTES:
+            raise ValueError(f"key {self.id!r} must be {KEY_BYTES} bytes (AES-256), got {len(raw)}")
+        return raw
 
 
 # DEV DEFAULT ONLY: encrypts the local stack's payloads. Anywhere else set O2C_CODEC_KEYS to keys
@@ -132,7 +146,13 @@ class Settings(BaseSettings):
     """Delay before each delivery attempt, counted from the previous one: Standard Webhooks' schedule
     (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h). JSON list; tests use fractions of seconds."""
     webhook_delivery_timeout_s: float = Field(default=5.0, gt=0)
-    """How long one delivery attempt waits for the receiver's answer."""
+    """One deadline for a whole delivery attempt: connecting, sending and reading the answer."""
+    webhook_allowed_hosts: list[str] = Field(default_factory=list)
+    """When set, the only destinations outbound webhooks may have: entries `host[:port][/path]` (JSON
+    list). An IP entry also permits that non-public address and port; the local stack sets exactly its
+    sandbox receiver. Unset: any public destination (canonical/outbound_urls.py)."""
+    webhook_secret_grace_s: float = Field(default=24 * 3600.0, ge=0, le=7 * 24 * 3600.0)
+    """After a secret rotation, how long deliveries are signed with the previous secret as well."""
     local_marketing_webhook: bool = True
     """`o2c run` registers the sandbox marketing receiver as a webhook endpoint (once) and hands the
     sandbox its signing secret, so the local stack delivers events with nothing configured."""

@@ -83,6 +83,10 @@ class LocalStack:
                 "temporal_ui_url": f"http://{LOCALHOST}:{ports['temporal_ui_port']}",
                 "sandbox_url": f"http://{LOCALHOST}:{ports['sandbox_port']}",
                 "ui_origin": f"http://{LOCALHOST}:{ports['temporal_ui_port']}",
+                # Outbound webhooks may reach the sandbox's marketing receiver, and nothing else inside:
+                # not the sandbox's control surface (/_sandbox/reset), not another local port.
+                "webhook_allowed_hosts": list(dict.fromkeys(
+                    [*base.webhook_allowed_hosts, f"{LOCALHOST}:{ports['sandbox_port']}/marketing/events"])),
             }
         )
         if ui_codec:

@@ -32,11 +32,24 @@ class WebhookRepository:
 
     # ---- endpoints (API) ---------------------------------------------------------------------
 
-    def create_endpoint(self, *, endpoint_id: str, url: str, event_types: Sequence[str], secret: str,
+    def create_endpoint(self, *, endpoint_id: str, url: str, event_types: Sequence[str], sealed_secret: str,
                         at: datetime) -> WebhookEndpoint:
-        endpoint = WebhookEndpoint(id=endpoint_id, url=url, event_types=list(event_types), secret=secret,
-                                   status="active", created_at=at)
+        """`sealed_secret`: the signing secret as store/secret_box.py seals it for this endpoint id."""
+        endpoint = WebhookEndpoint(id=endpoint_id, url=url, event_types=list(event_types),
+                                   secret_sealed=sealed_secret, status="active", created_at=at)
         self.session.add(endpoint)
+        self.session.flush()
+        return endpoint
+
+    def rotate_secret(self, endpoint_id: str, *, sealed_secret: str, previous_until: datetime) -> WebhookEndpoint | None:
+        """The new secret signs from now on; the current one keeps signing too until `previous_until`.
+        Under the row lock, so two rotations at once leave one previous secret, not a lost one."""
+        endpoint = self.session.get(WebhookEndpoint, endpoint_id, with_for_update=True)
+        if endpoint is None:
+            return None
+        endpoint.previous_secret_sealed = endpoint.secret_sealed
+        endpoint.previous_secret_expires_at = previous_until
+        endpoint.secret_sealed = sealed_secret
         self.session.flush()
         return endpoint
 

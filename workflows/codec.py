@@ -20,8 +20,6 @@ Search attributes are not payloads Temporal lets a codec touch: they are indexed
 must never hold personal data (ours hold ids, status, channel, total and currency only).
 """
 
-import base64
-import binascii
 import dataclasses
 import os
 from collections.abc import Sequence
@@ -37,7 +35,6 @@ from canonical.settings import CodecKey
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
 NONCE_BYTES = 12
-KEY_BYTES = 32
 
 
 class CodecError(ValueError):
@@ -46,12 +43,9 @@ class CodecError(ValueError):
 
 def key_material(key: CodecKey) -> bytes:
     try:
-        raw = base64.b64decode(key.key.get_secret_value(), validate=True)
-    except (binascii.Error, ValueError):
-        raise CodecError(f"codec key {key.id!r} is not standard base64") from None
-    if len(raw) != KEY_BYTES:
-        raise CodecError(f"codec key {key.id!r} must be {KEY_BYTES} bytes (AES-256), got {len(raw)}")
-    return raw
+        return key.material()
+    except ValueError as err:
+        raise CodecError(f"codec {err}") from None
 
 
 class EncryptionCodec(PayloadCodec):

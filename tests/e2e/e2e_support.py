@@ -16,6 +16,10 @@ from deploy.stack import LocalStack, free_ports
 
 SHORT_AUTH_S = 2.0
 
+RECEIVER_PORT = free_ports(1)[0]
+"""Where tests/e2e's own webhook receiver listens: the one local port, besides the sandbox receiver, the
+stack's O2C_WEBHOOK_ALLOWED_HOSTS lets outbound webhooks reach."""
+
 TEST_ENV = {
     "SANDBOX_DISPATCH_DELAY_S": "0.2",
     "SANDBOX_SHORT_AUTH_S": str(SHORT_AUTH_S),
@@ -28,6 +32,7 @@ TEST_ENV = {
     "O2C_WEBHOOK_DELIVERY_TIMEOUT_S": "2",
     # test_large_orders.py places 20 lines of 100,000 units (2,000,000 units, above the default cap).
     "O2C_MAX_ORDER_UNITS": "2000000",
+    "O2C_WEBHOOK_ALLOWED_HOSTS": f'["127.0.0.1:{RECEIVER_PORT}"]',
 }
 
 

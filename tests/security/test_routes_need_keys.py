@@ -52,6 +52,7 @@ SCOPES: dict[tuple[str, str], set[str]] = {
     ("DELETE", "/v1/webhook-endpoints/{endpoint_id}"): {"webhooks:admin"},
     ("GET", "/v1/webhook-endpoints/{endpoint_id}/deliveries"): {"webhooks:admin"},
     ("POST", "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry"): {"webhooks:admin"},
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/rotate-secret"): {"webhooks:admin"},
     ("POST", "/codec/encode"): {"codec"},
     ("POST", "/codec/decode"): {"codec"},
 }
