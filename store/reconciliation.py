@@ -10,17 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from canonical.reconciliation import Finding, Period, RunStatus
+from store.engine import insert_for
 from store.models import ReconciliationFinding, ReconciliationRun
-
-
-def _insert(session: Session, model: type[Any]) -> Any:
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(model.__table__)
 
 
 class ReconciliationRepository:
@@ -30,7 +24,7 @@ class ReconciliationRepository:
     def start_run(
         self, run_id: str, *, trigger: str, period: Period, stuck_after_s: float, at: datetime
     ) -> None:
-        stmt = _insert(self.session, ReconciliationRun).values(
+        stmt = insert_for(self.session, ReconciliationRun).values(
             run_id=run_id,
             trigger=trigger,
             status="running",
@@ -63,7 +57,7 @@ class ReconciliationRepository:
             }
             for f in findings
         ]
-        stmt = _insert(self.session, ReconciliationFinding).values(rows)
+        stmt = insert_for(self.session, ReconciliationFinding).values(rows)
         self.session.execute(stmt.on_conflict_do_nothing(index_elements=["run_id", "type", "reference"]))
 
     def finish_run(

@@ -11,19 +11,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from canonical.events import BusinessEvent
 from canonical.webhooks import DeliveryStatus, delivery_id, webhook_payload
+from store.engine import insert_for
 from store.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-
-
-def _insert(session: Session, model: type[Any]) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect not in ("postgresql", "sqlite"):
-        raise NotImplementedError(f"the store supports PostgreSQL and SQLite, not {dialect}")
-    return (postgresql if dialect == "postgresql" else sqlite).insert(model.__table__)
 
 
 class WebhookRepository:
@@ -89,7 +82,7 @@ class WebhookRepository:
         Returns every delivery of the event (a repeated call returns the same ones)."""
         payload = webhook_payload(event)
         self.session.execute(
-            _insert(self.session, WebhookEvent)
+            insert_for(self.session, WebhookEvent)
             .values(event_id=event.id, type=event.type, order_id=event.order_id,
                     correlation_id=event.correlation_id, occurred_at=event.occurred_at, payload=payload,
                     recorded_at=at)
@@ -107,7 +100,7 @@ class WebhookRepository:
                 for e in subscribed
             ]
             self.session.execute(
-                _insert(self.session, WebhookDelivery).values(rows)
+                insert_for(self.session, WebhookDelivery).values(rows)
                 .on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"])
             )
         return list(self.session.scalars(

@@ -53,6 +53,7 @@ SCOPES: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/webhook-endpoints/{endpoint_id}/deliveries"): {"webhooks:admin"},
     ("POST", "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry"): {"webhooks:admin"},
     ("POST", "/v1/webhook-endpoints/{endpoint_id}/rotate-secret"): {"webhooks:admin"},
+    ("GET", "/v1/webhooks/fulfillment/dead-letters"): {"orders:support"},
     ("POST", "/codec/encode"): {"codec"},
     ("POST", "/codec/decode"): {"codec"},
 }
