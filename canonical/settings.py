@@ -138,6 +138,8 @@ class Settings(BaseSettings):
     (a capture whose invoice is being posted) is not reported."""
     posting_stuck_after_s: float = Field(default=3600.0, gt=0)
     """An ERP posting retrying for longer than this is a reconciliation finding."""
+    reconciliation_max_period_s: float = Field(default=31 * 24 * 3600.0, gt=0)
+    """The longest period a run started through the API may check (422 beyond)."""
 
     # Outbound webhooks (README "Outbound webhooks")
     webhook_retry_schedule_s: list[NonNegativeFloat] = Field(

@@ -44,7 +44,7 @@ SCOPES: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/erp-postings"): {"finance:read"},
     ("GET", "/v1/erp-postings/summary"): {"finance:read"},
     ("GET", "/v1/erp-postings/{posting_id}"): {"finance:read"},
-    ("POST", "/v1/reconciliation/runs"): {"finance:read"},
+    ("POST", "/v1/reconciliation/runs"): {"finance:reconcile"},
     ("GET", "/v1/reconciliation/runs"): {"finance:read"},
     ("GET", "/v1/reconciliation/runs/{run_id}"): {"finance:read"},
     ("POST", "/v1/webhook-endpoints"): {"webhooks:admin"},
