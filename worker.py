@@ -67,7 +67,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         # Before taking any task: activities record ERP postings in the store's current schema.
         await asyncio.to_thread(migrate.upgrade, settings.store_url(), secret_keys=settings.webhook_secret_keys)
     store_access.configure(settings)
-    client = await connect(settings)
+    client = await connect(settings, worker=True)
     try:
         await ensure_reconciliation_schedule(client, settings)
     except Exception as exc:  # noqa: BLE001 - orders must flow even without the schedule; say so loudly

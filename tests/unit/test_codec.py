@@ -98,3 +98,16 @@ async def test_failure_messages_and_stack_traces_are_encrypted_too() -> None:
     decoded = await converter.decode_failure(failure)
     assert isinstance(decoded, ApplicationError) and decoded.message == "card of Ana Lima declined"
     assert decoded.type == "CardDeclined"  # the type stays readable: the API maps it to a problem
+
+
+async def test_the_production_worker_codec_turns_unencrypted_payloads_into_unreadable_ones() -> None:
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    from workflows.codec import REFUSED
+
+    strict = EncryptionCodec([A], refuse_unencrypted=True)
+    [sealed] = await strict.encode([PLAIN])
+    [refused, opened] = await strict.decode([PLAIN, sealed])
+    assert refused.metadata["encoding"] == REFUSED and refused.data == b"" and opened == PLAIN
+    with pytest.raises(RuntimeError, match="unencrypted-refused"):
+        pydantic_data_converter.payload_converter.from_payloads([refused])
