@@ -14,6 +14,7 @@ a schema check, would expect the wrong shape. This rewrites the document once, w
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import TypeAdapter
 
 PROBLEM_JSON = "application/problem+json"
 _REF = "#/components/schemas/"
@@ -31,6 +32,26 @@ def install(app: FastAPI) -> None:
         return fixed[0]
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def inline_schema(model: Any) -> dict[str, Any]:
+    """The JSON schema of a pydantic type with its definitions inlined: for a body documented by hand
+    (openapi_extra), whose `#/$defs/...` references would otherwise point into the wrong document."""
+    schema = TypeAdapter(model).json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            # A discriminator's mapping names definitions by reference too; `const` on each branch says the same.
+            return {key: inline(value) for key, value in node.items() if key != "discriminator"}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    inlined: dict[str, Any] = inline(schema)
+    return inlined
 
 
 def problems_everywhere(doc: dict[str, Any]) -> dict[str, Any]:

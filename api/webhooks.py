@@ -27,6 +27,7 @@ from temporalio.service import RPCError
 
 from api.auth import Principal, require_scope
 from api.cursors import IdCursor
+from api.openapi import inline_schema
 from api.problems import Problem, ProblemError, ValidationProblem, payload_too_large, validation_problem
 from api.store_access import store
 from api.temporal_gateway import describe_or_none, is_not_found, temporal_client
@@ -88,6 +89,25 @@ class Envelope(BaseModel):
     timestamp: datetime | None = None
     data: dict[str, Any]
 
+
+class DispatchedEvent(Envelope):
+    type: Literal["shipment.dispatched"]
+    data: ShipmentDispatched  # type: ignore[assignment]
+
+
+class PickRejectedEvent(Envelope):
+    type: Literal["shipment.pick_rejected"]
+    data: PickRejected  # type: ignore[assignment]
+
+
+class ReturnReceivedEvent(Envelope):
+    type: Literal["return.received"]
+    data: ReturnReceived  # type: ignore[assignment]
+
+
+EVENT_BODY = Annotated[DispatchedEvent | PickRejectedEvent | ReturnReceivedEvent, Field(discriminator="type")]
+"""What the body is, for the OpenAPI document only: the handler reads the raw bytes, since nothing may be
+parsed before the signature checks out."""
 
 DATA_MODELS: dict[str, type[BaseModel]] = {
     "shipment.dispatched": ShipmentDispatched,
@@ -170,6 +190,8 @@ def parse_event(raw: bytes) -> tuple[str, Any]:
     summary="Fulfilment events (Standard Webhooks signed)",
     description="A correctly signed event that cannot be applied is answered 4xx and kept as a dead letter "
     "(`dead_letter_id` in the problem), listed by `GET /v1/webhooks/fulfillment/dead-letters`.",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": inline_schema(
+        EVENT_BODY)}}}},
     responses={400: PROBLEM, 401: PROBLEM, 404: PROBLEM, 413: PROBLEM, 422: {"model": ValidationProblem},
                503: PROBLEM},
 )
