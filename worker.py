@@ -65,7 +65,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     settings.refuse_unsafe()
     if settings.database_auto_upgrade:
         # Before taking any task: activities record ERP postings in the store's current schema.
-        await asyncio.to_thread(migrate.upgrade, settings.store_url(), secret_keys=settings.webhook_secret_keys)
+        await asyncio.to_thread(migrate.upgrade, settings.store_url(),
+                                secret_keys=settings.webhook_secret_keys)
     store_access.configure(settings)
     client = await connect(settings, worker=True)
     try:

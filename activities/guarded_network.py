@@ -50,8 +50,10 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         self.resolver = resolver
         self.inner = inner or httpcore.AnyIOBackend()
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                          socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         try:
             addresses = await vetted_addresses(self.policy, host, port, self.resolver)
         except OSError as err:
@@ -59,7 +61,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         last: Exception = httpcore.ConnectError("no address to connect to")
         for address in addresses:
             try:
-                return await self.inner.connect_tcp(str(address), port, timeout, local_address, socket_options)
+                return await self.inner.connect_tcp(str(address), port, timeout, local_address,
+                                                    socket_options)
             except httpcore.ConnectError as err:
                 last = err
         raise last

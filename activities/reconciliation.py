@@ -123,11 +123,12 @@ async def _discover(inp: PeriodScan) -> list[str]:
 
 @activity.defn
 async def record_reconciliation_orders(inp: PeriodScan) -> int:
-    """Discover the period's orders and record them with the run; returns how many it has. The list stays
-    in the store, paged through by reconcile_order_page: a period's orders can outgrow any Temporal payload."""
+    """Discover the period's orders and record them with the run; returns how many it has. The list
+    stays in the store, paged through by reconcile_order_page: a period's orders can outgrow any
+    Temporal payload."""
     order_ids = await _discover(inp)
-    return await store_access.write(lambda session: ReconciliationRepository(session).add_run_orders(inp.run_id,
-                                                                                                      order_ids))
+    return await store_access.write(
+        lambda session: ReconciliationRepository(session).add_run_orders(inp.run_id, order_ids))
 
 
 @activity.defn

@@ -105,7 +105,8 @@ class _Target:
 def signing_secrets(box: SecretBox, endpoint: WebhookEndpoint, at: datetime) -> list[str]:
     """The current secret, and the previous one while its grace period lasts."""
     secrets = [box.open(endpoint.secret_sealed, endpoint.id)]
-    if endpoint.previous_secret_sealed and endpoint.previous_secret_expires_at and at < endpoint.previous_secret_expires_at:
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret_sealed and expires is not None and at < expires:
         secrets.append(box.open(endpoint.previous_secret_sealed, endpoint.id))
     return secrets
 
@@ -146,9 +147,10 @@ def signed_headers(secrets: list[str], event_id: str, body: str, at: datetime) -
 async def _send(outbound: _Outbound, target: _Target) -> PostOutcome:
     if outbound.policy.url_refusal(target.url) is not None:
         return PostOutcome(None, b"", "destination_refused")
-    return await post_bounded(outbound.pool, target.url, target.body.encode(),
-                              signed_headers(target.secrets, target.event_id, target.body, _now()),
-                              deadline_s=outbound.settings.webhook_delivery_timeout_s, keep_bytes=RESPONSE_KEEP_BYTES)
+    headers = signed_headers(target.secrets, target.event_id, target.body, _now())
+    return await post_bounded(outbound.pool, target.url, target.body.encode(), headers,
+                              deadline_s=outbound.settings.webhook_delivery_timeout_s,
+                              keep_bytes=RESPONSE_KEEP_BYTES)
 
 
 @activity.defn(name=ATTEMPT_DELIVERY_ACTIVITY)

@@ -55,7 +55,8 @@ def create_app(settings: Settings | None = None, *, client: Any | None = None) -
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.max_body_bytes,
-        limits=[(webhooks.router.prefix + "/", settings.max_webhook_body_bytes), (codec.PREFIX + "/", codec.MAX_BODY_BYTES)],
+        limits=[(webhooks.router.prefix + "/", settings.max_webhook_body_bytes),
+                (codec.PREFIX + "/", codec.MAX_BODY_BYTES)],
     )
     app.add_middleware(CorrelationMiddleware)
 

@@ -39,7 +39,8 @@ class Principal:
 
 class Keyring:
     def __init__(self, keys: Mapping[SecretStr, Sequence[str]] | Mapping[str, Sequence[str]]) -> None:
-        plain = [(k.get_secret_value() if isinstance(k, SecretStr) else k, scopes) for k, scopes in keys.items()]
+        plain = [(k.get_secret_value() if isinstance(k, SecretStr) else k, scopes)
+                 for k, scopes in keys.items()]
         self._entries = [(_digest(k), Principal(key_id(k), frozenset(scopes))) for k, scopes in plain]
 
     def authenticate(self, presented: str) -> Principal | None:

@@ -63,6 +63,6 @@ class BodyLimitMiddleware:
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        response = problem_response(413, "payload-too-large", too_large_detail(limit), instance=scope.get("path"),
-                                    headers={"Connection": "close"})
+        response = problem_response(413, "payload-too-large", too_large_detail(limit),
+                                    instance=scope.get("path"), headers={"Connection": "close"})
         await response(scope, receive, send)

@@ -44,7 +44,7 @@ def inline_schema(model: Any) -> dict[str, Any]:
         if isinstance(node, dict):
             if "$ref" in node:
                 return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
-            # A discriminator's mapping names definitions by reference too; `const` on each branch says the same.
+            # A discriminator's mapping names definitions by reference too; each branch's `const` says it.
             return {key: inline(value) for key, value in node.items() if key != "discriminator"}
         if isinstance(node, list):
             return [inline(item) for item in node]

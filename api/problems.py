@@ -198,7 +198,10 @@ Authorize = Callable[[Request], Awaitable[None]]
 """Runs a route's key and scope checks, raising their 401/403 ProblemError."""
 
 
-def _on_validation_error(authorize: Authorize | None) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
+
+
+def _on_validation_error(authorize: Authorize | None) -> Handler:
     async def handler(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         # FastAPI parses a JSON body before the route's dependencies run: check the caller first, so
@@ -217,8 +220,8 @@ async def _on_rpc_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RPCError)
     if payload_too_large(exc):
         log.warning("temporal.payload_too_large", rpc_status=exc.status.name)
-        return problem_response(413, "payload-too-large", "The request is too large for the workflow engine to "
-                                "store; send less (fewer lines, shorter texts)", instance=request.url.path)
+        return problem_response(413, "payload-too-large", "The request is too large for the workflow engine "
+                                "to store; send less (fewer lines, shorter texts)", instance=request.url.path)
     if rpc_unavailable(exc):
         return _temporal_unavailable(request, exc.status.name)
     log.error("temporal.rpc_error", rpc_status=exc.status.name)

@@ -59,7 +59,8 @@ def _settings(request: Request) -> Settings:
 
 def _period(body: StartRun, settings: Settings) -> Period:
     end = (body.period_end or datetime.now(UTC).replace(second=0)).replace(microsecond=0)
-    start = (body.period_start or end - timedelta(seconds=settings.reconciliation_interval_s)).replace(microsecond=0)
+    start = body.period_start or end - timedelta(seconds=settings.reconciliation_interval_s)
+    start = start.replace(microsecond=0)
     if start >= end:
         raise validation_problem([{"loc": ("body", "period_end"), "msg": "must be after period_start"}])
     longest = timedelta(seconds=settings.reconciliation_max_period_s)
@@ -104,7 +105,8 @@ async def start_run(
         lag_s=settings.reconciliation_lag_s,
         stuck_after_s=body.stuck_after_s or settings.posting_stuck_after_s,
     )
-    memo = {"trigger": "manual", "period_start": period.start.isoformat(), "period_end": period.end.isoformat()}
+    memo = {"trigger": "manual", "period_start": period.start.isoformat(),
+            "period_end": period.end.isoformat()}
     client = await temporal_client(request)
     try:
         await client.start_workflow(
@@ -122,7 +124,8 @@ async def start_run(
 
 
 def _run_answer(item: RunItem, status: int) -> JSONResponse:
-    return JSONResponse(item.model_dump(mode="json"), status_code=status, headers={"Location": item.links.self})
+    return JSONResponse(item.model_dump(mode="json"), status_code=status,
+                        headers={"Location": item.links.self})
 
 
 @router.get(

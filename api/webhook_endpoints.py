@@ -182,7 +182,8 @@ async def _check_destination(request: Request, url: str) -> None:
         parts = urlsplit(url)
         try:
             async with asyncio.timeout(RESOLVE_TIMEOUT_S):
-                await vetted_addresses(policy, parts.hostname or "", parts.port or DEFAULT_PORTS[parts.scheme])
+                port = parts.port or DEFAULT_PORTS[parts.scheme]
+                await vetted_addresses(policy, parts.hostname or "", port)
         except DestinationRefused as refused:
             refusal = str(refused)
         except (OSError, TimeoutError):
@@ -230,12 +231,15 @@ def rotate_secret(request: Request, _: Admin, endpoint_id: EndpointId,
                   body: Annotated[SecretRotation | None, Body()] = None) -> RotatedSecret:
     settings: Settings = request.app.state.settings
     box: SecretBox = request.app.state.webhook_secret_box
-    grace = (body.grace_period_s if body and body.grace_period_s is not None else settings.webhook_secret_grace_s)
+    grace = settings.webhook_secret_grace_s
+    if body is not None and body.grace_period_s is not None:
+        grace = body.grace_period_s
     now = datetime.now(UTC)
     secret = new_secret()
     with store(request).writing() as session:
         row = WebhookRepository(session).rotate_secret(
-            endpoint_id, sealed_secret=box.seal(secret, endpoint_id), previous_until=now + timedelta(seconds=grace))
+            endpoint_id, sealed_secret=box.seal(secret, endpoint_id),
+            previous_until=now + timedelta(seconds=grace))
         if row is None:
             raise _not_found(endpoint_id)
     expires = now + timedelta(seconds=grace) if grace > 0 else None

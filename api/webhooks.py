@@ -209,7 +209,8 @@ async def fulfillment_webhook(request: Request) -> JSONResponse:
         return await _apply(request, event_id, event_type, data)
     except Unusable as unusable:
         letter_id = await _keep(request, event_id, raw, unusable)
-        log.warning("webhook.dead_lettered", event_id=event_id, reason=unusable.reason, dead_letter_id=letter_id)
+        log.warning("webhook.dead_lettered", event_id=event_id, reason=unusable.reason,
+                    dead_letter_id=letter_id)
         unusable.problem.extra["dead_letter_id"] = letter_id
         raise unusable.problem from None
 
@@ -219,7 +220,8 @@ async def _apply(request: Request, event_id: str, event_type: str, data: Any) ->
         received = ReturnEvent(event_id=event_id, lines=[
             ReceivedLine(sku=ln.sku, quantity=ln.quantity, condition=ln.condition) for ln in data.lines])
         wid = return_workflow_id(data.order_id, data.return_id)
-        return await _signal(request, wid, ReturnWorkflow.return_received, received, event_id, event_type, data.order_id)
+        return await _signal(request, wid, ReturnWorkflow.return_received, received, event_id, event_type,
+                             data.order_id)
     lines = [LineQuantity(sku=ln.sku, quantity=ln.quantity) for ln in data.lines]
     if isinstance(data, ShipmentDispatched):
         event = FulfillmentEvent(
@@ -254,13 +256,13 @@ async def _signal(request: Request, workflow_id: str, signal: Any, arg: Any, eve
         await handle.signal(signal, arg)
     except RPCError as err:
         if payload_too_large(err):
-            raise Unusable("too_large", ProblemError(413, "payload-too-large", "The event is too large for the "
-                                                     "workflow engine to store"), event_type, order_id) from None
+            too_large = ProblemError(413, "payload-too-large", "The event is too large for Temporal")
+            raise Unusable("too_large", too_large, event_type, order_id) from None
         if not is_not_found(err):
             raise
         if await describe_or_none(handle) is None:
-            raise Unusable("unknown_workflow", ProblemError(404, "not-found", f"No {workflow_id}", order_id=order_id),
-                           event_type, order_id) from None
+            unknown = ProblemError(404, "not-found", f"No {workflow_id}", order_id=order_id)
+            raise Unusable("unknown_workflow", unknown, event_type, order_id) from None
         # The workflow has closed: most likely a redelivery of an event it already applied.
         log.warning("webhook.workflow_closed")
         return _ack("ignored", event_id, "the order or return is closed")
@@ -274,9 +276,10 @@ async def _keep(request: Request, event_id: str, raw: bytes, unusable: Unusable)
     def write() -> int:
         with store(request).writing() as session:
             return DeadLetterRepository(session).record(
-                source=SOURCE, webhook_id=event_id, event_type=unusable.event_type, order_id=unusable.order_id,
-                reason=unusable.reason, detail=problem.detail or problem.type, errors=problem.extra.get("errors", []),
-                payload=raw.decode("utf-8", "replace"), at=datetime.now(UTC))
+                source=SOURCE, webhook_id=event_id, event_type=unusable.event_type,
+                order_id=unusable.order_id, reason=unusable.reason, detail=problem.detail or problem.type,
+                errors=problem.extra.get("errors", []), payload=raw.decode("utf-8", "replace"),
+                at=datetime.now(UTC))
 
     return await asyncio.to_thread(write)
 

@@ -47,7 +47,8 @@ class PricedLine(BaseModel):
         # remainder; that spread is exactly (total // quantity, total % quantity), so they replay unchanged.
         if isinstance(data, dict) and "unit_points" in data:
             data = dict(data)
-            data["base_points"], data["extra_point_units"] = divmod(sum(data.pop("unit_points")), data["quantity"])
+            points = sum(data.pop("unit_points"))
+            data["base_points"], data["extra_point_units"] = divmod(points, data["quantity"])
         return data
 
     @model_validator(mode="after")
@@ -124,7 +125,8 @@ def largest_remainder(total: int, weights: list[int]) -> list[int]:
 
 def price(order: Order, point_value_minor: int) -> PricedOrder:
     if order.total > MAX_SAFE_INTEGER:
-        raise PricingError("lines", f"the order total {order.total} exceeds {MAX_SAFE_INTEGER} minor units (2^53 - 1)")
+        raise PricingError("lines", f"the order total {order.total} exceeds {MAX_SAFE_INTEGER} minor units "
+                           "(2^53 - 1)")
     points_value = order.points_to_redeem * point_value_minor
     if points_value > order.total:
         raise PricingError(

@@ -61,7 +61,8 @@ class CodecKey(BaseModel):
 # from a secret store; with this key anyone who has the repository can read the data.
 DEV_CODEC_KEY = CodecKey(id="dev-1", key=SecretStr("euiWsgMexWgRorEBGCTeyOxoly/2GLICKzah+CFy7tY="))
 # DEV DEFAULT ONLY: encrypts outbound webhook endpoints' signing secrets in the local store.
-DEV_WEBHOOK_SECRET_KEY = CodecKey(id="dev-secrets-1", key=SecretStr("N6mkndzzZbr7Vb+GHD6f0d1cZLBIt+tvxPGTYOZ2Gtg="))
+DEV_WEBHOOK_SECRET_KEY = CodecKey(id="dev-secrets-1",
+                                  key=SecretStr("N6mkndzzZbr7Vb+GHD6f0d1cZLBIt+tvxPGTYOZ2Gtg="))
 
 
 class UnsafeConfiguration(RuntimeError):
@@ -106,7 +107,8 @@ class Settings(BaseSettings):
     codec_dev_trust_ui_origin: bool = False
     """DEV ONLY: let requests from ui_origin use /codec without an API key (the local UI cannot send
     one). Anyone who can reach the API can forge an Origin header, so never enable it elsewhere."""
-    webhook_secret_keys: list[CodecKey] = Field(default_factory=lambda: [DEV_WEBHOOK_SECRET_KEY], min_length=1)
+    webhook_secret_keys: list[CodecKey] = Field(default_factory=lambda: [DEV_WEBHOOK_SECRET_KEY],
+                                                min_length=1)
     """Encrypt outbound webhook endpoints' signing secrets in the store; newest first, like codec_keys."""
 
     # Vendors (the sandbox by default)

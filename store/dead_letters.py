@@ -18,8 +18,8 @@ class DeadLetterRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def record(self, *, source: str, webhook_id: str, event_type: str | None, order_id: str | None, reason: str,
-               detail: str, errors: list[dict[str, Any]], payload: str, at: datetime) -> int:
+    def record(self, *, source: str, webhook_id: str, event_type: str | None, order_id: str | None,
+               reason: str, detail: str, errors: list[dict[str, Any]], payload: str, at: datetime) -> int:
         """Keep the event, or count one more delivery of it; returns its id."""
         table = InboundDeadLetter.__table__
         stmt = insert_for(self.session, InboundDeadLetter).values(

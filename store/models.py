@@ -139,8 +139,8 @@ class ReconciliationRunOrder(Base):
 
     __tablename__ = "reconciliation_run_orders"
 
-    run_id: Mapped[str] = mapped_column(String(128), ForeignKey("reconciliation_runs.run_id", ondelete="CASCADE"),
-                                        primary_key=True)
+    run_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("reconciliation_runs.run_id", ondelete="CASCADE"), primary_key=True)
     order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 

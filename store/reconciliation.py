@@ -7,7 +7,6 @@ from its findings when it finishes rather than added up along the way.
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
@@ -46,11 +45,12 @@ class ReconciliationRepository:
         """Record the orders a run found (again after a retry: nothing twice); returns how many it has."""
         unique = list(dict.fromkeys(order_ids))
         for first in range(0, len(unique), RUN_ORDERS_PER_INSERT):
+            chunk = unique[first : first + RUN_ORDERS_PER_INSERT]
             stmt = insert_for(self.session, ReconciliationRunOrder).values(
-                [{"run_id": run_id, "order_id": order_id} for order_id in unique[first:first + RUN_ORDERS_PER_INSERT]])
+                [{"run_id": run_id, "order_id": order_id} for order_id in chunk])
             self.session.execute(stmt.on_conflict_do_nothing(index_elements=["run_id", "order_id"]))
-        count = self.session.scalar(
-            select(func.count()).select_from(ReconciliationRunOrder).where(ReconciliationRunOrder.run_id == run_id))
+        count = self.session.scalar(select(func.count()).select_from(ReconciliationRunOrder)
+                                    .where(ReconciliationRunOrder.run_id == run_id))
         return int(count or 0)
 
     def run_orders(self, run_id: str, *, after: str | None, limit: int) -> list[str]:

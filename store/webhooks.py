@@ -34,7 +34,8 @@ class WebhookRepository:
         self.session.flush()
         return endpoint
 
-    def rotate_secret(self, endpoint_id: str, *, sealed_secret: str, previous_until: datetime) -> WebhookEndpoint | None:
+    def rotate_secret(self, endpoint_id: str, *, sealed_secret: str,
+                      previous_until: datetime) -> WebhookEndpoint | None:
         """The new secret signs from now on; the current one keeps signing too until `previous_until`.
         Under the row lock, so two rotations at once leave one previous secret, not a lost one."""
         endpoint = self.session.get(WebhookEndpoint, endpoint_id, with_for_update=True)

@@ -15,7 +15,8 @@ from workflows.codec import encrypted_data_converter
 def data_converter(settings: Settings, *, worker: bool = False) -> DataConverter:
     """In production the worker takes no unencrypted signal, update or query argument: only a holder of
     a codec key can give a workflow a value (workflows/codec.py)."""
-    return encrypted_data_converter(settings.codec_keys, refuse_unencrypted=worker and settings.env == "production")
+    refuse = worker and settings.env == "production"
+    return encrypted_data_converter(settings.codec_keys, refuse_unencrypted=refuse)
 
 
 async def connect(settings: Settings, *, worker: bool = False) -> Client:

@@ -70,7 +70,8 @@ class EncryptionCodec(PayloadCodec):
         return [self.encrypt(p) for p in payloads]
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return [self.decrypt(p) if p.metadata.get("encoding") == ENCODING else self._unencrypted(p) for p in payloads]
+        return [self.decrypt(p) if p.metadata.get("encoding") == ENCODING else self._unencrypted(p)
+                for p in payloads]
 
     def _unencrypted(self, payload: Payload) -> Payload:
         return Payload(metadata={"encoding": REFUSED}) if self.refuse_unencrypted else payload

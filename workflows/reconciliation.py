@@ -65,7 +65,8 @@ class ReconciliationWorkflow:
             reason = str(err.cause or err)
             await workflow.execute_activity(
                 act.finish_reconciliation_run,
-                act.RunFinish(run_id=run_id, status="failed", orders_checked=self._checked, error=reason[:2000]),
+                act.RunFinish(run_id=run_id, status="failed", orders_checked=self._checked,
+                              error=reason[:2000]),
                 summary="close the run as failed",
                 **_OPTIONS,
             )
@@ -89,7 +90,8 @@ class ReconciliationWorkflow:
             page = await workflow.execute_activity(
                 act.reconcile_order_page,
                 act.OrdersPage(run_id=run_id, period=period, after_order_id=after, limit=BATCH_SIZE),
-                summary=f"compare orders {self._checked + 1}–{min(self._checked + BATCH_SIZE, total)} of {total}",
+                summary=f"compare orders {self._checked + 1}–{min(self._checked + BATCH_SIZE, total)}"
+                f" of {total}",
                 **_OPTIONS,
             )
             self._checked += page.checked
