@@ -1,6 +1,7 @@
 """The payload codec (workflows/codec.py): AES-GCM per payload, key id in metadata, rotation."""
 
 import base64
+import json
 
 import pytest
 from temporalio.api.common.v1 import Payload
@@ -78,8 +79,9 @@ def test_misconfigured_keys_are_refused_without_showing_them(keys: list[CodecKey
 
 
 def test_keys_come_from_o2c_codec_keys_newest_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("O2C_CODEC_KEYS", f"[{B.model_dump_json()}, {A.model_dump_json()}]")
-    assert [k.id for k in Settings().codec_keys] == ["b", "a"]
+    as_env = [{"id": k.id, "key": k.key.get_secret_value()} for k in (B, A)]
+    monkeypatch.setenv("O2C_CODEC_KEYS", json.dumps(as_env))
+    assert Settings().codec_keys == [B, A]
     assert A.key.get_secret_value() not in repr(Settings())
     monkeypatch.delenv("O2C_CODEC_KEYS")
     assert Settings().codec_keys == [DEV_CODEC_KEY]
