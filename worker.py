@@ -57,13 +57,15 @@ def activities_of(*instances: object) -> list[Callable[..., Any]]:
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    settings.refuse_unsafe()
     if settings.database_auto_upgrade:
         # Before taking any task: activities record ERP postings in the store's current schema.
-        await asyncio.to_thread(migrate.upgrade, settings.store_url())
+        await asyncio.to_thread(migrate.upgrade, settings.store_url(),
+                                secret_keys=settings.webhook_secret_keys)
     store_access.configure(settings)
     store = StoreExecutor(settings.store_url())
     http = VendorClient(settings)
-    client = await connect(settings)
+    client = await connect(settings, worker=True)
     try:
         await ensure_reconciliation_schedule(client, settings)
     except Exception as exc:  # noqa: BLE001 - orders must flow even without the schedule; say so loudly

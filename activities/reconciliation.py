@@ -52,6 +52,20 @@ class OrdersBatch(BaseModel):
     order_ids: list[str]
 
 
+class OrdersPage(BaseModel):
+    run_id: str
+    period: Period
+    after_order_id: str | None
+    """The last order of the previous page; None for the first page."""
+    limit: int
+
+
+class PageChecked(BaseModel):
+    checked: int
+    last_order_id: str | None
+    """None when the page was empty: every order of the run was compared."""
+
+
 class StuckCheck(BaseModel):
     run_id: str
     stuck_after_s: float
@@ -90,8 +104,7 @@ async def start_reconciliation_run(inp: RunStart) -> None:
     )
 
 
-@activity.defn
-async def discover_reconciliation_orders(inp: PeriodScan) -> list[str]:
+async def _discover(inp: PeriodScan) -> list[str]:
     """Every order with money moved, a document posted or goods dispatched in the period."""
     corr = _correlation(inp.run_id)
     movements, documents, dispatches = await asyncio.gather(
@@ -109,9 +122,39 @@ async def discover_reconciliation_orders(inp: PeriodScan) -> list[str]:
 
 
 @activity.defn
+async def record_reconciliation_orders(inp: PeriodScan) -> int:
+    """Discover the period's orders and record them with the run; returns how many it has. The list
+    stays in the store, paged through by reconcile_order_page: a period's orders can outgrow any
+    Temporal payload."""
+    order_ids = await _discover(inp)
+    return await store_access.write(
+        lambda session: ReconciliationRepository(session).add_run_orders(inp.run_id, order_ids))
+
+
+@activity.defn
+async def reconcile_order_page(inp: OrdersPage) -> PageChecked:
+    """Compare the run's next page of orders; record the findings."""
+    order_ids = await store_access.read(lambda session: ReconciliationRepository(session).run_orders(
+        inp.run_id, after=inp.after_order_id, limit=inp.limit))
+    if order_ids:
+        await _compare(inp.run_id, inp.period, order_ids)
+    return PageChecked(checked=len(order_ids), last_order_id=order_ids[-1] if order_ids else None)
+
+
+# Runs started before paged discovery (workflows/reconciliation.py, PAGED_DISCOVERY) still call these two.
+@activity.defn
+async def discover_reconciliation_orders(inp: PeriodScan) -> list[str]:
+    return await _discover(inp)
+
+
+@activity.defn
 async def reconcile_orders(inp: OrdersBatch) -> int:
+    return await _compare(inp.run_id, inp.period, inp.order_ids)
+
+
+async def _compare(run_id: str, period: Period, order_ids: list[str]) -> int:
     """Compare everything each side knows about these orders; record the findings; return how many."""
-    corr = _correlation(inp.run_id)
+    corr = _correlation(run_id)
     gate = asyncio.Semaphore(VENDOR_CONCURRENCY)
 
     async def facts_of(order_id: str) -> OrderFacts:
@@ -123,20 +166,20 @@ async def reconcile_orders(inp: OrdersBatch) -> int:
             )
         return order_id, movements, documents, dispatches
 
-    vendor_facts = await asyncio.gather(*(facts_of(order_id) for order_id in inp.order_ids))
+    vendor_facts = await asyncio.gather(*(facts_of(order_id) for order_id in order_ids))
     postings: dict[str, list[PostingFact]] = defaultdict(list)
     for fact in await store_access.read(
-        lambda session: PostingRepository(session).facts_of_orders(inp.order_ids)
+        lambda session: PostingRepository(session).facts_of_orders(order_ids)
     ):
         postings[fact.order_id].append(fact)
     findings = [
         finding
         for order_id, movements, documents, dispatches in vendor_facts
         for finding in compare_order(
-            order_id, inp.period, movements, documents, dispatches, postings[order_id]
+            order_id, period, movements, documents, dispatches, postings[order_id]
         )
     ]
-    return await _record(inp.run_id, findings)
+    return await _record(run_id, findings)
 
 
 @activity.defn
@@ -171,6 +214,8 @@ async def finish_reconciliation_run(inp: RunFinish) -> ReconciliationOutcome:
 
 ACTIVITIES = [
     start_reconciliation_run,
+    record_reconciliation_orders,
+    reconcile_order_page,
     discover_reconciliation_orders,
     reconcile_orders,
     find_stuck_postings,

@@ -13,7 +13,8 @@ from fastapi import FastAPI
 from api import codec, health, openapi, orders, problems, returns, webhooks
 from api import finance, reconciliation, store_access
 from api import webhook_endpoints
-from api.auth import Keyring
+from api.auth import Keyring, authorize_route
+from api.body_limit import BodyLimitMiddleware
 from api.correlation import CorrelationMiddleware
 from api.logs import configure_logging
 from api.temporal_gateway import TemporalGateway
@@ -23,6 +24,7 @@ from canonical.settings import Settings, get_settings
 def create_app(settings: Settings | None = None, *, client: Any | None = None) -> FastAPI:
     """`client`: an already connected Temporal client to use instead of connecting (tests)."""
     settings = settings or get_settings()
+    settings.refuse_unsafe()
     configure_logging(settings.log_level)
 
     @asynccontextmanager
@@ -47,9 +49,15 @@ def create_app(settings: Settings | None = None, *, client: Any | None = None) -
     app.state.fulfillment_webhook = webhooks.make_verifier(settings)
     store_access.install(app, settings)
 
-    problems.install(app)
-    # Added innermost first: the correlation middleware wraps everything, including the 500s.
+    problems.install(app, authorize=authorize_route)
+    # Added innermost first: the correlation middleware wraps everything, including the 500s and 413s.
     app.add_middleware(problems.CatchAllMiddleware)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default_limit=settings.max_body_bytes,
+        limits=[(webhooks.router.prefix + "/", settings.max_webhook_body_bytes),
+                (codec.PREFIX + "/", codec.MAX_BODY_BYTES)],
+    )
     app.add_middleware(CorrelationMiddleware)
 
     app.include_router(health.router)
@@ -58,7 +66,7 @@ def create_app(settings: Settings | None = None, *, client: Any | None = None) -
     app.include_router(webhooks.router)
     app.include_router(finance.router)
     app.include_router(reconciliation.router)
-    app.include_router(webhook_endpoints.router)
+    webhook_endpoints.install(app, settings)
     # After the middleware above, so its CORS grant wraps every /codec answer, errors included.
     codec.install(app, settings)
     # Last, once every route is in: errors are documented as the problem+json they are.

@@ -7,12 +7,14 @@ a caller is identified in logs and audit trails by `key_id`, a short digest of i
 
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
 
 from api.problems import ProblemError
 
@@ -36,8 +38,10 @@ class Principal:
 
 
 class Keyring:
-    def __init__(self, keys: Mapping[str, Sequence[str]]) -> None:
-        self._entries = [(_digest(k), Principal(key_id(k), frozenset(scopes))) for k, scopes in keys.items()]
+    def __init__(self, keys: Mapping[SecretStr, Sequence[str]] | Mapping[str, Sequence[str]]) -> None:
+        plain = [(k.get_secret_value() if isinstance(k, SecretStr) else k, scopes)
+                 for k, scopes in keys.items()]
+        self._entries = [(_digest(k), Principal(key_id(k), frozenset(scopes))) for k, scopes in plain]
 
     def authenticate(self, presented: str) -> Principal | None:
         candidate = _digest(presented)
@@ -66,17 +70,39 @@ async def authenticate(
     return principal
 
 
-def require_scope(*any_of: str) -> Callable[..., Awaitable[Principal]]:
+class ScopeGuard:
     """Dependency: the caller must hold at least one of `any_of`."""
 
-    async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if not principal.scopes.intersection(any_of):
+    def __init__(self, any_of: tuple[str, ...]) -> None:
+        self.any_of = any_of
+
+    async def __call__(self, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if not principal.scopes.intersection(self.any_of):
             raise ProblemError(
                 403,
                 "forbidden",
-                f"This API key lacks the scope for this operation; it needs one of: {', '.join(any_of)}",
-                required_scopes=list(any_of),
+                f"This API key lacks the scope for this operation; it needs one of: {', '.join(self.any_of)}",
+                required_scopes=list(self.any_of),
             )
         return principal
 
-    return dependency
+
+def require_scope(*any_of: str) -> ScopeGuard:
+    return ScopeGuard(any_of)
+
+
+def _guards(dependant: Dependant | None) -> list[ScopeGuard]:
+    if dependant is None:
+        return []
+    own = [dependant.call] if isinstance(dependant.call, ScopeGuard) else []
+    return own + [guard for sub in dependant.dependencies for guard in _guards(sub)]
+
+
+async def authorize_route(request: Request) -> None:
+    """The matched route's key and scope checks, run on demand (before an error about its body is told)."""
+    guards = _guards(getattr(request.scope.get("route"), "dependant", None))
+    if not guards:
+        return
+    principal = await authenticate(request, await bearer(request))
+    for guard in guards:
+        await guard(principal)

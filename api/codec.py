@@ -38,6 +38,7 @@ PREFIX = "/codec"
 SCOPE = "codec"
 ALLOWED_HEADERS = ["Authorization", "Content-Type", "X-Namespace"]
 MAX_BODY_BYTES = 8 * 1024 * 1024
+"""The codec's own body limit: a batch of payloads the UI decodes may exceed the API's."""
 DEV_UI_CALLER = "dev-trusted-ui-origin"
 
 router = APIRouter(prefix=PREFIX, tags=["codec"])
@@ -146,9 +147,7 @@ async def decode(request: Request, caller: Annotated[str, Depends(codec_caller)]
 
 
 async def _convert(request: Request, caller: str, op: Literal["encode", "decode"]) -> Response:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise ProblemError(413, "payload-too-large", f"At most {MAX_BODY_BYTES} bytes per request")
+    body = await request.body()  # at most MAX_BODY_BYTES (api/body_limit.py)
     try:
         payloads = json_format.Parse(body, Payloads())
     except (json_format.ParseError, ValueError):  # also not JSON, not UTF-8

@@ -10,6 +10,7 @@ import structlog
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 from temporalio.service import RPCError
 
 from api import accept
@@ -84,8 +85,10 @@ async def create_order(
     ] = None,
 ) -> JSONResponse:
     settings = _settings(request)
+    _within_caps(order, settings)
     try:
-        priced = price(order, settings.point_value_minor)
+        # In a thread: an order's pricing is cheap, but the event loop serves every other request.
+        priced = await run_in_threadpool(price, order, settings.point_value_minor)
     except PricingError as err:
         raise validation_problem([{"loc": (err.field,), "msg": str(err)}], prefix=("body",)) from None
     fp = accept.fingerprint(order, idempotency_key)
@@ -106,6 +109,17 @@ async def create_order(
     if decision.first:
         return _json(body, 201, {"Location": links.self})
     return _json(body, 200)
+
+
+def _within_caps(order: Order, settings: Settings) -> None:
+    units = sum(line.quantity for line in order.lines)
+    if len(order.lines) > settings.max_order_lines:
+        msg = f"at most {settings.max_order_lines} lines per order, got {len(order.lines)}"
+    elif units > settings.max_order_units:
+        msg = f"at most {settings.max_order_units} units per order (sum of quantities), got {units}"
+    else:
+        return
+    raise validation_problem([{"loc": ("lines",), "msg": msg}], prefix=("body",))
 
 
 @router.get(

@@ -6,7 +6,7 @@ request (`["body", "lines", 0, "unit_price"]`) so a client can point at the offe
 """
 
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -40,6 +40,7 @@ TITLES: dict[str, str] = {
     "order-failed": "Order could not be processed",
     "temporal-unavailable": "Order service temporarily unavailable",
     "status-unavailable": "Order status temporarily unavailable",
+    "payload-too-large": "Payload too large",
     "internal-error": "Internal server error",
 }
 
@@ -147,7 +148,18 @@ def validation_problem(errors: Sequence[Mapping[str, Any]], prefix: Sequence[str
     )
 
 
+def payload_too_large(err: RPCError) -> bool:
+    """Temporal refused what we sent as too big: over its blob size limit, or over gRPC's message limit.
+    Sending it again cannot help, so it is a 4xx, not a 503 "retry shortly" (RESOURCE_EXHAUSTED is
+    also rate limiting, which is told apart by the message)."""
+    message = err.message.lower()
+    return (err.status == RPCStatusCode.INVALID_ARGUMENT and "blob data size exceeds limit" in message) or (
+        err.status == RPCStatusCode.RESOURCE_EXHAUSTED and "larger than max" in message)
+
+
 def rpc_unavailable(err: RPCError) -> bool:
+    if payload_too_large(err):
+        return False
     return err.status in (
         RPCStatusCode.UNAVAILABLE,
         RPCStatusCode.DEADLINE_EXCEEDED,
@@ -182,13 +194,34 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, slug, detail, instance=request.url.path, headers=exc.headers)
 
 
-async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    return await _on_problem(request, validation_problem(list(exc.errors())))
+Authorize = Callable[[Request], Awaitable[None]]
+"""Runs a route's key and scope checks, raising their 401/403 ProblemError."""
+
+
+Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
+
+
+def _on_validation_error(authorize: Authorize | None) -> Handler:
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        # FastAPI parses a JSON body before the route's dependencies run: check the caller first, so
+        # someone without the key learns nothing about how the body was read.
+        if authorize is not None:
+            try:
+                await authorize(request)
+            except ProblemError as refused:
+                return await _on_problem(request, refused)
+        return await _on_problem(request, validation_problem(list(exc.errors())))
+
+    return handler
 
 
 async def _on_rpc_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RPCError)
+    if payload_too_large(exc):
+        log.warning("temporal.payload_too_large", rpc_status=exc.status.name)
+        return problem_response(413, "payload-too-large", "The request is too large for the workflow engine "
+                                "to store; send less (fewer lines, shorter texts)", instance=request.url.path)
     if rpc_unavailable(exc):
         return _temporal_unavailable(request, exc.status.name)
     log.error("temporal.rpc_error", rpc_status=exc.status.name)
@@ -219,10 +252,10 @@ def _internal_error(instance: str | None) -> JSONResponse:
     return problem_response(500, "internal-error", "An unexpected error occurred", instance=instance)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, authorize: Authorize | None = None) -> None:
     app.add_exception_handler(ProblemError, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error(authorize))
     app.add_exception_handler(RPCError, _on_rpc_error)
     app.add_exception_handler(RPCTimeoutOrCancelledError, _on_rpc_cut_off)
 

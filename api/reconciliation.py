@@ -1,12 +1,16 @@
-"""/v1/reconciliation/runs (finance:read): start a reconciliation run now, list runs, read one run
-with its findings.
+"""/v1/reconciliation/runs: start a reconciliation run (finance:reconcile), list runs and read one run
+with its findings (finance:read).
 
 A run is a ReconciliationWorkflow; it records itself in the store, which is what the reads show.
 Between the start and the run's first activity the store does not know it yet; the workflow (its
 memo) then answers, so a client that polls right after POST never sees a 404.
+
+A run is work across three vendors, so starting one is bounded: its own scope, a period of at most
+O2C_RECONCILIATION_MAX_PERIOD_S, and one run per period. The run id is derived from the period (whole
+seconds; the default period ends on the current minute), so asking again for a period answers the run
+that exists (200) instead of starting another.
 """
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -15,6 +19,8 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowExecutionStatus
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.auth import Principal, require_scope
 from api.finance_models import FindingItem, RunDetail, RunItem, RunPage, run_links
@@ -32,6 +38,7 @@ router = APIRouter(prefix="/v1/reconciliation/runs", tags=["finance"])
 PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
 INVALID = {"model": ValidationProblem, "content": {"application/problem+json": {}}}
 FinanceReader = Annotated[Principal, Depends(require_scope("finance:read"))]
+Reconciler = Annotated[Principal, Depends(require_scope("finance:reconcile"))]
 RunIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
 
 
@@ -51,28 +58,46 @@ def _settings(request: Request) -> Settings:
 
 
 def _period(body: StartRun, settings: Settings) -> Period:
-    end = body.period_end or datetime.now(UTC)
+    end = (body.period_end or datetime.now(UTC).replace(second=0)).replace(microsecond=0)
     start = body.period_start or end - timedelta(seconds=settings.reconciliation_interval_s)
+    start = start.replace(microsecond=0)
     if start >= end:
         raise validation_problem([{"loc": ("body", "period_end"), "msg": "must be after period_start"}])
+    longest = timedelta(seconds=settings.reconciliation_max_period_s)
+    if end - start > longest:
+        raise validation_problem([{"loc": ("body", "period_start"),
+                                   "msg": f"a run checks at most {_duration(longest)}; split the period"}])
     return Period(start=start, end=end)
+
+
+def _duration(span: timedelta) -> str:
+    return f"{span.days} days" if span.days and not span.seconds else f"{int(span.total_seconds())} s"
+
+
+def manual_run_id(period: Period) -> str:
+    """One run per period: the same period always names the same run."""
+    return f"reconciliation-manual-{period.start:%Y%m%dT%H%M%SZ}-{period.end:%Y%m%dT%H%M%SZ}"
 
 
 @router.post(
     "",
     status_code=202,
     response_model=RunItem,
-    summary="Start a reconciliation run now",
-    responses={400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 422: INVALID, 503: PROBLEM},
+    summary="Start a reconciliation run now (or get the period's run if there is one)",
+    responses={200: {"model": RunItem, "description": "The period already has a run: this one"},
+               400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 422: INVALID, 503: PROBLEM},
 )
 async def start_run(
-    request: Request, _: FinanceReader, body: Annotated[StartRun | None, Body()] = None
+    request: Request, _: Reconciler, body: Annotated[StartRun | None, Body()] = None
 ) -> JSONResponse:
     settings = _settings(request)
     body = body or StartRun()
     period = _period(body, settings)
     started = datetime.now(UTC)
-    run_id = f"reconciliation-manual-{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    run_id = manual_run_id(period)
+    existing = await _stored_run(request, run_id, None)
+    if existing is not None:
+        return _run_answer(RunItem(**existing.model_dump(exclude={"findings"})), 200)
     request_ = ReconciliationRequest(
         trigger="manual",
         period=period,
@@ -80,25 +105,27 @@ async def start_run(
         lag_s=settings.reconciliation_lag_s,
         stuck_after_s=body.stuck_after_s or settings.posting_stuck_after_s,
     )
+    memo = {"trigger": "manual", "period_start": period.start.isoformat(),
+            "period_end": period.end.isoformat()}
     client = await temporal_client(request)
-    await client.start_workflow(
-        ReconciliationWorkflow.run,
-        request_,
-        id=run_id,
-        task_queue=settings.task_queue,
-        memo={
-            "trigger": "manual",
-            "period_start": period.start.isoformat(),
-            "period_end": period.end.isoformat(),
-        },
-    )
-    item = _pending(
-        run_id,
-        "running",
-        {"trigger": "manual", "period_start": period.start.isoformat(), "period_end": period.end.isoformat()},
-        started,
-    )
-    return JSONResponse(item.model_dump(mode="json"), status_code=202, headers={"Location": item.links.self})
+    try:
+        await client.start_workflow(
+            ReconciliationWorkflow.run,
+            request_,
+            id=run_id,
+            task_queue=settings.task_queue,
+            # Running or closed, a run of this period exists: it is the answer (also after a lost race).
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            memo=memo,
+        )
+    except WorkflowAlreadyStartedError:
+        return _run_answer(await _temporal_run(request, run_id), 200)
+    return _run_answer(_pending(run_id, "running", memo, started), 202)
+
+
+def _run_answer(item: RunItem, status: int) -> JSONResponse:
+    return JSONResponse(item.model_dump(mode="json"), status_code=status,
+                        headers={"Location": item.links.self})
 
 
 @router.get(
@@ -156,15 +183,18 @@ async def get_run(
     detail = await _stored_run(request, run_id, type)
     if detail is not None:
         return detail
-    # Not recorded yet (or never): ask Temporal whether such a run was started.
+    return RunDetail(**(await _temporal_run(request, run_id)).model_dump(), findings=[])
+
+
+async def _temporal_run(request: Request, run_id: str) -> RunItem:
+    """A run the store does not know (yet, or ever), as Temporal knows it; 404 if it was never started."""
     client = await temporal_client(request)
     description = await describe_or_none(client.get_workflow_handle(run_id))
     if description is None or description.workflow_type != ReconciliationWorkflow.__name__:
         raise ProblemError(404, "not-found", f"No reconciliation run {run_id}")
     running = description.status in (WorkflowExecutionStatus.RUNNING, None)
     memo = await description.memo()
-    pending = _pending(run_id, "running" if running else "failed", memo, description.start_time)
-    return RunDetail(**pending.model_dump(), findings=[])
+    return _pending(run_id, "running" if running else "failed", memo, description.start_time)
 
 
 async def _stored_run(request: Request, run_id: str, type: FindingType | None) -> RunDetail | None:

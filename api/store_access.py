@@ -33,7 +33,8 @@ class StoreGateway:
         if not self._settings.database_auto_upgrade:
             return
         try:
-            await asyncio.to_thread(migrate.upgrade, self.store.url)
+            await asyncio.to_thread(migrate.upgrade, self.store.url,
+                                    secret_keys=self._settings.webhook_secret_keys)
         except Exception as exc:  # noqa: BLE001 - reported by /readyz and every finance request
             log.error("store.upgrade_failed", error_type=type(exc).__name__)
 

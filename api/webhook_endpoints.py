@@ -1,32 +1,42 @@
 """/v1/webhook-endpoints (webhooks:admin): who receives the canonical events, and how each delivery went.
 
 An endpoint is a URL and the event types it wants; it gets a signing secret of its own (Standard
-Webhooks, `whsec_…`), shown once, at creation. Deliveries are listed per endpoint with their last
-answer; a failed one can be retried by hand, which starts a fresh delivery run in Temporal (the same
-workflow the automatic retries run). The API reads and writes the store and talks to Temporal; it
-never calls a receiver itself.
+Webhooks, `whsec_…`), shown once, when it is made, and kept sealed in the store (store/secret_box.py).
+Rotating it makes a new one and keeps the old one signing too for a grace period, so receivers can
+switch over without losing an event. Deliveries are listed per endpoint with their last answer; a
+failed one can be retried by hand, which starts a fresh delivery run in Temporal (the same workflow
+the automatic retries run). The API reads and writes the store and talks to Temporal; it never calls
+a receiver itself.
+
+A URL that points inside (loopback, private, link-local, metadata...) or, when O2C_WEBHOOK_ALLOWED_HOSTS
+is set, outside the allowlist is refused with a 422 naming `url`; a host name is resolved and each of
+its addresses checked. Every delivery attempt checks again, where it connects (DNS rebinding).
 """
 
 import asyncio
 import base64
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import structlog
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request, Response
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
+from activities.guarded_network import DestinationRefused, vetted_addresses
 from api.auth import Principal, require_scope
 from api.cursors import IdCursor
-from api.problems import Problem, ProblemError, ValidationProblem
+from api.problems import Problem, ProblemError, ValidationProblem, validation_problem
 from api.store_access import store
 from api.temporal_gateway import temporal_client
 from canonical.events import EventType
+from canonical.outbound_urls import DEFAULT_PORTS, DestinationPolicy
 from canonical.settings import Settings
 from canonical.webhooks import DeliverWebhook, DeliveryStatus, EndpointStatus, delivery_workflow_id
 from store.engine import Store
 from store.models import WebhookDelivery, WebhookEndpoint
+from store.secret_box import SecretBox
 from store.webhooks import WebhookRepository
 from workflows.events import DeliverWebhookWorkflow
 
@@ -41,6 +51,15 @@ EndpointId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
 
 DEFAULT_LIMIT = 50
 _CURSOR = IdCursor(b"dlv:")
+RESOLVE_TIMEOUT_S = 2.0
+MAX_GRACE_S = 7 * 24 * 3600
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """The routes, and what they share; built here so a malformed allowlist or key fails the start."""
+    app.state.webhook_destinations = DestinationPolicy.from_settings(settings)
+    app.state.webhook_secret_box = SecretBox(settings.webhook_secret_keys)
+    app.include_router(router)
 
 
 # ---- bodies ----------------------------------------------------------------------------------
@@ -64,6 +83,14 @@ class EndpointCreate(BaseModel):
         return url
 
 
+class SecretRotation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grace_period_s: int | None = Field(default=None, ge=0, le=MAX_GRACE_S)
+    """How long the current secret keeps signing next to the new one; default O2C_WEBHOOK_SECRET_GRACE_S,
+    0 to drop it at once (a leaked secret)."""
+
+
 class WebhookEndpointView(BaseModel):
     id: str
     url: str
@@ -72,6 +99,8 @@ class WebhookEndpointView(BaseModel):
     disabled_reason: str | None
     created_at: datetime
     disabled_at: datetime | None
+    previous_secret_expires_at: datetime | None
+    """Until then deliveries carry a signature with the secret before the last rotation too."""
 
     @classmethod
     def of(cls, row: WebhookEndpoint) -> "WebhookEndpointView":
@@ -81,6 +110,14 @@ class WebhookEndpointView(BaseModel):
 class CreatedWebhookEndpoint(WebhookEndpointView):
     secret: str
     """The signing secret (Standard Webhooks `whsec_…`): shown this once; store it with the receiver."""
+
+
+class RotatedSecret(BaseModel):
+    id: str
+    secret: str
+    """The new signing secret: shown this once."""
+    previous_secret_expires_at: datetime | None
+    """The secret before this rotation signs too until then (None: not at all)."""
 
 
 class WebhookEndpointList(BaseModel):
@@ -136,6 +173,25 @@ def _not_found(endpoint_id: str) -> ProblemError:
     return ProblemError(404, "not-found", f"No webhook endpoint {endpoint_id}", endpoint_id=endpoint_id)
 
 
+async def _check_destination(request: Request, url: str) -> None:
+    """422 naming `url` for a destination the policy refuses, judged on the URL and on every address its
+    host resolves to now. A name that does not resolve yet is let through: each attempt checks again."""
+    policy: DestinationPolicy = request.app.state.webhook_destinations
+    refusal = policy.url_refusal(url)
+    if refusal is None:
+        parts = urlsplit(url)
+        try:
+            async with asyncio.timeout(RESOLVE_TIMEOUT_S):
+                port = parts.port or DEFAULT_PORTS[parts.scheme]
+                await vetted_addresses(policy, parts.hostname or "", port)
+        except DestinationRefused as refused:
+            refusal = str(refused)
+        except (OSError, TimeoutError):
+            pass
+    if refusal is not None:
+        raise validation_problem([{"loc": ("body", "url"), "msg": f"the URL {refusal}"}])
+
+
 def _endpoint_or_404(repo: WebhookRepository, endpoint_id: str) -> WebhookEndpoint:
     endpoint = repo.endpoint(endpoint_id)
     if endpoint is None:
@@ -148,16 +204,47 @@ def _endpoint_or_404(repo: WebhookRepository, endpoint_id: str) -> WebhookEndpoi
 
 @router.post("", status_code=201, response_model=CreatedWebhookEndpoint, summary="Register a webhook endpoint",
              responses={401: PROBLEM, 403: PROBLEM, 422: VALIDATION, 503: PROBLEM})
-def create_endpoint(request: Request, _: Admin, body: EndpointCreate) -> CreatedWebhookEndpoint:
+async def create_endpoint(request: Request, _: Admin, body: EndpointCreate) -> CreatedWebhookEndpoint:
+    url = str(body.url)
+    await _check_destination(request, url)
     s: Store = store(request)
+    box: SecretBox = request.app.state.webhook_secret_box
     event_types = list(dict.fromkeys(body.event_types))
-    with s.writing() as session:
-        row = WebhookRepository(session).create_endpoint(
-            endpoint_id="ep_" + secrets.token_hex(12), url=str(body.url), event_types=event_types,
-            secret=new_secret(), at=datetime.now(UTC))
-        created = CreatedWebhookEndpoint(**WebhookEndpointView.of(row).model_dump(), secret=row.secret)
+    endpoint_id, secret = "ep_" + secrets.token_hex(12), new_secret()
+
+    def write() -> CreatedWebhookEndpoint:
+        with s.writing() as session:
+            row = WebhookRepository(session).create_endpoint(
+                endpoint_id=endpoint_id, url=url, event_types=event_types,
+                sealed_secret=box.seal(secret, endpoint_id), at=datetime.now(UTC))
+            return CreatedWebhookEndpoint(**WebhookEndpointView.of(row).model_dump(), secret=secret)
+
+    created = await asyncio.to_thread(write)
     log.info("webhook_endpoint.created", endpoint_id=created.id, event_types=event_types)
     return created
+
+
+@router.post("/{endpoint_id}/rotate-secret", response_model=RotatedSecret,
+             summary="Rotate the signing secret; the current one keeps signing for a grace period",
+             responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 422: VALIDATION, 503: PROBLEM})
+def rotate_secret(request: Request, _: Admin, endpoint_id: EndpointId,
+                  body: Annotated[SecretRotation | None, Body()] = None) -> RotatedSecret:
+    settings: Settings = request.app.state.settings
+    box: SecretBox = request.app.state.webhook_secret_box
+    grace = settings.webhook_secret_grace_s
+    if body is not None and body.grace_period_s is not None:
+        grace = body.grace_period_s
+    now = datetime.now(UTC)
+    secret = new_secret()
+    with store(request).writing() as session:
+        row = WebhookRepository(session).rotate_secret(
+            endpoint_id, sealed_secret=box.seal(secret, endpoint_id),
+            previous_until=now + timedelta(seconds=grace))
+        if row is None:
+            raise _not_found(endpoint_id)
+    expires = now + timedelta(seconds=grace) if grace > 0 else None
+    log.info("webhook_endpoint.secret_rotated", endpoint_id=endpoint_id, grace_period_s=grace)
+    return RotatedSecret(id=endpoint_id, secret=secret, previous_secret_expires_at=expires)
 
 
 @router.get("", response_model=WebhookEndpointList, summary="List webhook endpoints (without secrets)",

@@ -40,6 +40,9 @@ class Payment(Strict):
 
 Channel = Literal["web", "app", "store", "pos", "marketplace"]
 
+MAX_LINES_CEILING = 1000
+"""What parsing ever accepts; the configured cap (O2C_MAX_ORDER_LINES) is checked by the API."""
+
 
 class Order(Strict):
     order_id: Identifier
@@ -47,7 +50,7 @@ class Order(Strict):
     currency: str
     customer: Customer
     shipping_address: Address
-    lines: list[OrderLine] = Field(min_length=1, max_length=200)
+    lines: list[OrderLine] = Field(min_length=1, max_length=MAX_LINES_CEILING)
     payment: Payment
     points_to_redeem: Points = 0
 

@@ -2,11 +2,21 @@
 
 Redeemed points are shared over the lines in proportion to line value, and within a line over its
 units, both by the largest-remainder method, so every split adds up to the minor unit.
+
+Within a line every unit weighs the same, so the split has a closed form: each unit carries
+`base_points`, and the first `extra_point_units` units carry one point more (the largest-remainder
+tie-break gives the remainders to the earliest units). A line is a few integers whatever its quantity,
+so a large order stays a small workflow input.
 """
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from canonical.order import Order
+
+MAX_SAFE_INTEGER = 2**53 - 1
+"""The largest integer a JSON number keeps exactly in JavaScript clients; no amount may exceed it."""
 
 
 class PricingError(ValueError):
@@ -21,12 +31,31 @@ class PricedLine(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     sku: str
-    quantity: int
+    quantity: int = Field(gt=0)
     unit_price: int
-    unit_points: list[int]
-    """Points redeemed on each unit, first units carrying the remainders."""
+    base_points: int = Field(ge=0)
+    """Points redeemed on every unit of the line."""
+    extra_point_units: int = Field(ge=0)
+    """How many of the first units carry one point more than `base_points` (fewer than `quantity`)."""
 
     point_value_minor: int
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_points_per_unit(cls, data: Any) -> Any:
+        # Workflow histories recorded before the closed form hold one entry per unit, spread by largest
+        # remainder; that spread is exactly (total // quantity, total % quantity), so they replay unchanged.
+        if isinstance(data, dict) and "unit_points" in data:
+            data = dict(data)
+            points = sum(data.pop("unit_points"))
+            data["base_points"], data["extra_point_units"] = divmod(points, data["quantity"])
+        return data
+
+    @model_validator(mode="after")
+    def _fewer_extras_than_units(self) -> "PricedLine":
+        if self.extra_point_units >= self.quantity:
+            raise ValueError("extra_point_units must be fewer than quantity")
+        return self
 
     @property
     def value(self) -> int:
@@ -34,7 +63,7 @@ class PricedLine(BaseModel):
 
     @property
     def points(self) -> int:
-        return sum(self.unit_points)
+        return self.quantity * self.base_points + self.extra_point_units
 
     @property
     def amount_due(self) -> int:
@@ -44,7 +73,8 @@ class PricedLine(BaseModel):
         """(amount due, points) of units [start, start+count) of this line."""
         if start < 0 or count < 0 or start + count > self.quantity:
             raise ValueError(f"units {start}..{start + count} outside line {self.sku} of {self.quantity}")
-        points = sum(self.unit_points[start : start + count])
+        extras = max(0, min(start + count, self.extra_point_units) - start)
+        points = count * self.base_points + extras
         return count * self.unit_price - points * self.point_value_minor, points
 
 
@@ -94,6 +124,9 @@ def largest_remainder(total: int, weights: list[int]) -> list[int]:
 
 
 def price(order: Order, point_value_minor: int) -> PricedOrder:
+    if order.total > MAX_SAFE_INTEGER:
+        raise PricingError("lines", f"the order total {order.total} exceeds {MAX_SAFE_INTEGER} minor units "
+                           "(2^53 - 1)")
     points_value = order.points_to_redeem * point_value_minor
     if points_value > order.total:
         raise PricingError(
@@ -104,15 +137,16 @@ def price(order: Order, point_value_minor: int) -> PricedOrder:
     line_points = largest_remainder(order.points_to_redeem, [ln.quantity * ln.unit_price for ln in order.lines])
     lines = []
     for ln, pts in zip(order.lines, line_points, strict=True):
-        unit_points = largest_remainder(pts, [1] * ln.quantity)
-        if any(p * point_value_minor > ln.unit_price for p in unit_points):
+        base, extra = divmod(pts, ln.quantity)
+        if (base + (1 if extra else 0)) * point_value_minor > ln.unit_price:
             raise PricingError("points_to_redeem", f"points cannot be spread exactly over line {ln.sku}")
         lines.append(
             PricedLine(
                 sku=ln.sku,
                 quantity=ln.quantity,
                 unit_price=ln.unit_price,
-                unit_points=unit_points,
+                base_points=base,
+                extra_point_units=extra,
                 point_value_minor=point_value_minor,
             )
         )

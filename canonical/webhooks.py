@@ -22,8 +22,8 @@ EndpointStatus = Literal["active", "disabled"]
 RECORD_EVENT_ACTIVITY = "record_event_deliveries"
 ATTEMPT_DELIVERY_ACTIVITY = "attempt_webhook_delivery"
 
-RESPONSE_KEEP_CHARS = 1000
-"""How much of a receiver's answer a delivery keeps (the last one), for support to read."""
+RESPONSE_KEEP_BYTES = 1024
+"""How much of a receiver's answer a delivery reads and keeps (the last one), for support to read."""
 
 
 def delivery_id(endpoint_id: str, event_id: str) -> str:

@@ -271,7 +271,7 @@ def _sandbox(args: argparse.Namespace) -> int:
     os.environ.setdefault(
         "SANDBOX_WEBHOOK_URL", f"http://127.0.0.1:{settings.api_port}/v1/webhooks/fulfillment"
     )
-    os.environ.setdefault("SANDBOX_WEBHOOK_SECRET", settings.fulfillment_webhook_secret)
+    os.environ.setdefault("SANDBOX_WEBHOOK_SECRET", settings.fulfillment_webhook_secret.get_secret_value())
     os.makedirs(os.path.dirname(os.environ["SANDBOX_DB_PATH"]) or ".", exist_ok=True)
     uvicorn.run(
         "sandbox.app:app", host="127.0.0.1", port=settings.sandbox_port, log_level=settings.log_level.lower()

@@ -7,8 +7,9 @@ The worker and the API upgrade at start unless O2C_DATABASE_AUTO_UPGRADE=false; 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from canonical.settings import Settings
+from canonical.settings import Settings, UnsafeConfiguration
 
 
 def add_db_command(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -35,7 +36,14 @@ def _url() -> str:
 def _upgrade(args: argparse.Namespace) -> int:
     from store import migrate
 
-    migrate.upgrade(_url(), args.revision)
+    settings = Settings()
+    try:
+        # Production data must not be written under a development key (webhook secrets are encrypted here).
+        settings.refuse_unsafe()
+    except UnsafeConfiguration as refused:
+        print(f"o2c db upgrade: {refused}", file=sys.stderr)
+        return 2
+    migrate.upgrade(settings.store_url(), args.revision, secret_keys=settings.webhook_secret_keys)
     print(f"store at {migrate.current_revision(_url())}")
     return 0
 

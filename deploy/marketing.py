@@ -16,7 +16,9 @@ from canonical.webhooks import EVENT_TYPES
 
 
 def admin_key(settings: Settings) -> str | None:
-    return next((key for key, scopes in settings.api_keys.items() if "webhooks:admin" in scopes), None)
+    admins = (key.get_secret_value() for key, scopes in settings.api_keys.items()
+              if "webhooks:admin" in scopes)
+    return next(admins, None)
 
 
 def ensure_marketing_webhook(api_url: str, sandbox_url: str, settings: Settings, *, timeout_s: float = 10.0) -> str:

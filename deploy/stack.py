@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from pydantic import SecretBytes, SecretStr
+from pydantic import BaseModel, SecretBytes, SecretStr
 from pydantic_core import to_jsonable_python
 
 from canonical.settings import Settings
@@ -83,6 +83,10 @@ class LocalStack:
                 "temporal_ui_url": f"http://{LOCALHOST}:{ports['temporal_ui_port']}",
                 "sandbox_url": f"http://{LOCALHOST}:{ports['sandbox_port']}",
                 "ui_origin": f"http://{LOCALHOST}:{ports['temporal_ui_port']}",
+                # Outbound webhooks may reach the sandbox's marketing receiver, and nothing else inside:
+                # not the sandbox's control surface (/_sandbox/reset), not another local port.
+                "webhook_allowed_hosts": list(dict.fromkeys(
+                    [*base.webhook_allowed_hosts, f"{LOCALHOST}:{ports['sandbox_port']}/marketing/events"])),
             }
         )
         if ui_codec:
@@ -353,7 +357,14 @@ def _fold_settings_overrides(settings: Settings, env: Mapping[str, str]) -> tupl
 
 
 def _plain(value: Any) -> Any:
+    """The value with every secret in it revealed: the children must get the real keys."""
     if isinstance(value, SecretStr | SecretBytes):
         secret = value.get_secret_value()
         return secret.decode() if isinstance(secret, bytes) else secret
+    if isinstance(value, BaseModel):
+        return {name: _plain(getattr(value, name)) for name in type(value).model_fields}
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
     return value

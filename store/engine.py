@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -23,6 +24,14 @@ def normalize_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def insert_for(session: Session, model: type[Any]) -> Any:
+    """An INSERT that takes ON CONFLICT clauses, for the session's database."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        raise NotImplementedError(f"the store supports PostgreSQL and SQLite, not {dialect}")
+    return (postgresql if dialect == "postgresql" else sqlite).insert(model.__table__)
 
 
 def make_engine(url: str, *, pool_size: int = 5, **kwargs: Any) -> Engine:

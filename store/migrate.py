@@ -7,6 +7,7 @@ takes a lock: a PostgreSQL advisory lock, or SQLite's write lock. The second pro
 finds the schema current and does nothing.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from alembic import command
@@ -15,6 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
+from canonical.settings import CodecKey
 from store.engine import make_engine, normalize_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -36,13 +38,15 @@ def head_revision() -> str:
     return head
 
 
-def _locked(url: str, revision: str, run: str) -> None:
+def _locked(url: str, revision: str, run: str, secret_keys: Sequence[CodecKey] | None) -> None:
     engine = make_engine(url, pool_size=1)
     try:
         with engine.execution_options(sqlite_immediate=True).begin() as connection:
             _lock(connection)
             config = alembic_config(url)
             config.attributes["connection"] = connection
+            # Migrations that encrypt or decrypt endpoint secrets use the caller's keys (else the settings').
+            config.attributes["webhook_secret_keys"] = secret_keys
             if run == "upgrade":
                 command.upgrade(config, revision)
             else:
@@ -57,12 +61,12 @@ def _lock(connection: Connection) -> None:
     # SQLite: the transaction began with BEGIN IMMEDIATE, which already holds the write lock.
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    _locked(url, revision, "upgrade")
+def upgrade(url: str, revision: str = "head", *, secret_keys: Sequence[CodecKey] | None = None) -> None:
+    _locked(url, revision, "upgrade", secret_keys)
 
 
-def downgrade(url: str, revision: str) -> None:
-    _locked(url, revision, "downgrade")
+def downgrade(url: str, revision: str, *, secret_keys: Sequence[CodecKey] | None = None) -> None:
+    _locked(url, revision, "downgrade", secret_keys)
 
 
 def current_revision(url: str) -> str | None:

@@ -133,6 +133,17 @@ class ReconciliationRun(Base):
     )
 
 
+class ReconciliationRunOrder(Base):
+    """The orders a run found to compare (revision 0005): paged through by order id, so no list of every
+    order of a period ever travels through Temporal."""
+
+    __tablename__ = "reconciliation_run_orders"
+
+    run_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("reconciliation_runs.run_id", ondelete="CASCADE"), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
 class ReconciliationFinding(Base):
     __tablename__ = "reconciliation_findings"
 
@@ -168,8 +179,12 @@ class WebhookEndpoint(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     url: Mapped[str] = mapped_column(String(2000))
     event_types: Mapped[list[str]] = mapped_column(JSON)
-    secret: Mapped[str] = mapped_column(String(200))
-    """`whsec_` + base64 of the HMAC key; shown to the admin once, at creation."""
+    secret_sealed: Mapped[str] = mapped_column(String(400))
+    """The signing secret (`whsec_` + base64 of the HMAC key), sealed (store/secret_box.py, revision 0005);
+    shown to the admin once, when it is made."""
+    previous_secret_sealed: Mapped[str | None] = mapped_column(String(400))
+    """The secret before the last rotation, also signed with until previous_secret_expires_at."""
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     status: Mapped[str] = mapped_column(String(16))
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -229,4 +244,35 @@ class WebhookDelivery(Base):
         Index("ix_webhook_deliveries_endpoint_status", "endpoint_id", "status", "id"),
         Index("ix_webhook_deliveries_event_id", "event_id"),
         Index("ix_webhook_deliveries_order_id", "order_id", "id"),
+    )
+
+
+# ---- inbound webhooks (revision 0005) ---------------------------------------------------------
+
+
+class InboundDeadLetter(Base):
+    """A correctly signed inbound event that could not be applied, kept with the reason for support.
+
+    The sender does not retry a 4xx, so without this row the event would be lost unseen."""
+
+    __tablename__ = "inbound_dead_letters"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    """Insertion order: the list's sort key and its cursor."""
+    source: Mapped[str] = mapped_column(String(32))
+    webhook_id: Mapped[str] = mapped_column(String(255))
+    event_type: Mapped[str | None] = mapped_column(String(100))
+    order_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    payload: Mapped[str] = mapped_column(Text)
+    """The body as received (bounded by O2C_MAX_WEBHOOK_BODY_BYTES)."""
+    deliveries: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("source", "webhook_id", name="uq_inbound_dead_letters_source_webhook_id"),
+        Index("ix_inbound_dead_letters_order_id", "order_id", "id"),
     )

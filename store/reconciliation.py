@@ -7,20 +7,17 @@ from its findings when it finishes rather than added up along the way.
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from canonical.reconciliation import Finding, Period, RunStatus
-from store.models import ReconciliationFinding, ReconciliationRun
+from store.engine import insert_for
+from store.models import ReconciliationFinding, ReconciliationRun, ReconciliationRunOrder
 
 
-def _insert(session: Session, model: type[Any]) -> Any:
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(model.__table__)
+RUN_ORDERS_PER_INSERT = 5000
+"""Rows per INSERT: well within PostgreSQL's 65,535 bind parameters."""
 
 
 class ReconciliationRepository:
@@ -30,7 +27,7 @@ class ReconciliationRepository:
     def start_run(
         self, run_id: str, *, trigger: str, period: Period, stuck_after_s: float, at: datetime
     ) -> None:
-        stmt = _insert(self.session, ReconciliationRun).values(
+        stmt = insert_for(self.session, ReconciliationRun).values(
             run_id=run_id,
             trigger=trigger,
             status="running",
@@ -43,6 +40,25 @@ class ReconciliationRepository:
             counts={},
         )
         self.session.execute(stmt.on_conflict_do_nothing(index_elements=["run_id"]))
+
+    def add_run_orders(self, run_id: str, order_ids: Sequence[str]) -> int:
+        """Record the orders a run found (again after a retry: nothing twice); returns how many it has."""
+        unique = list(dict.fromkeys(order_ids))
+        for first in range(0, len(unique), RUN_ORDERS_PER_INSERT):
+            chunk = unique[first : first + RUN_ORDERS_PER_INSERT]
+            stmt = insert_for(self.session, ReconciliationRunOrder).values(
+                [{"run_id": run_id, "order_id": order_id} for order_id in chunk])
+            self.session.execute(stmt.on_conflict_do_nothing(index_elements=["run_id", "order_id"]))
+        count = self.session.scalar(select(func.count()).select_from(ReconciliationRunOrder)
+                                    .where(ReconciliationRunOrder.run_id == run_id))
+        return int(count or 0)
+
+    def run_orders(self, run_id: str, *, after: str | None, limit: int) -> list[str]:
+        """The run's next `limit` orders after `after`, by order id."""
+        query = select(ReconciliationRunOrder.order_id).where(ReconciliationRunOrder.run_id == run_id)
+        if after is not None:
+            query = query.where(ReconciliationRunOrder.order_id > after)
+        return list(self.session.scalars(query.order_by(ReconciliationRunOrder.order_id).limit(limit)))
 
     def add_findings(self, run_id: str, findings: Sequence[Finding], at: datetime) -> None:
         if not findings:
@@ -63,7 +79,7 @@ class ReconciliationRepository:
             }
             for f in findings
         ]
-        stmt = _insert(self.session, ReconciliationFinding).values(rows)
+        stmt = insert_for(self.session, ReconciliationFinding).values(rows)
         self.session.execute(stmt.on_conflict_do_nothing(index_elements=["run_id", "type", "reference"]))
 
     def finish_run(

@@ -11,19 +11,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from canonical.events import BusinessEvent
 from canonical.webhooks import DeliveryStatus, delivery_id, webhook_payload
+from store.engine import insert_for
 from store.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-
-
-def _insert(session: Session, model: type[Any]) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect not in ("postgresql", "sqlite"):
-        raise NotImplementedError(f"the store supports PostgreSQL and SQLite, not {dialect}")
-    return (postgresql if dialect == "postgresql" else sqlite).insert(model.__table__)
 
 
 class WebhookRepository:
@@ -32,11 +25,25 @@ class WebhookRepository:
 
     # ---- endpoints (API) ---------------------------------------------------------------------
 
-    def create_endpoint(self, *, endpoint_id: str, url: str, event_types: Sequence[str], secret: str,
+    def create_endpoint(self, *, endpoint_id: str, url: str, event_types: Sequence[str], sealed_secret: str,
                         at: datetime) -> WebhookEndpoint:
-        endpoint = WebhookEndpoint(id=endpoint_id, url=url, event_types=list(event_types), secret=secret,
-                                   status="active", created_at=at)
+        """`sealed_secret`: the signing secret as store/secret_box.py seals it for this endpoint id."""
+        endpoint = WebhookEndpoint(id=endpoint_id, url=url, event_types=list(event_types),
+                                   secret_sealed=sealed_secret, status="active", created_at=at)
         self.session.add(endpoint)
+        self.session.flush()
+        return endpoint
+
+    def rotate_secret(self, endpoint_id: str, *, sealed_secret: str,
+                      previous_until: datetime) -> WebhookEndpoint | None:
+        """The new secret signs from now on; the current one keeps signing too until `previous_until`.
+        Under the row lock, so two rotations at once leave one previous secret, not a lost one."""
+        endpoint = self.session.get(WebhookEndpoint, endpoint_id, with_for_update=True)
+        if endpoint is None:
+            return None
+        endpoint.previous_secret_sealed = endpoint.secret_sealed
+        endpoint.previous_secret_expires_at = previous_until
+        endpoint.secret_sealed = sealed_secret
         self.session.flush()
         return endpoint
 
@@ -76,7 +83,7 @@ class WebhookRepository:
         Returns every delivery of the event (a repeated call returns the same ones)."""
         payload = webhook_payload(event)
         self.session.execute(
-            _insert(self.session, WebhookEvent)
+            insert_for(self.session, WebhookEvent)
             .values(event_id=event.id, type=event.type, order_id=event.order_id,
                     correlation_id=event.correlation_id, occurred_at=event.occurred_at, payload=payload,
                     recorded_at=at)
@@ -94,7 +101,7 @@ class WebhookRepository:
                 for e in subscribed
             ]
             self.session.execute(
-                _insert(self.session, WebhookDelivery).values(rows)
+                insert_for(self.session, WebhookDelivery).values(rows)
                 .on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"])
             )
         return list(self.session.scalars(

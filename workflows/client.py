@@ -6,14 +6,22 @@ in Temporal's storage.
 """
 
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 
 from canonical.settings import Settings
 from workflows.codec import encrypted_data_converter
 
 
-async def connect(settings: Settings) -> Client:
+def data_converter(settings: Settings, *, worker: bool = False) -> DataConverter:
+    """In production the worker takes no unencrypted signal, update or query argument: only a holder of
+    a codec key can give a workflow a value (workflows/codec.py)."""
+    refuse = worker and settings.env == "production"
+    return encrypted_data_converter(settings.codec_keys, refuse_unencrypted=refuse)
+
+
+async def connect(settings: Settings, *, worker: bool = False) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=encrypted_data_converter(settings.codec_keys),
+        data_converter=data_converter(settings, worker=worker),
     )

@@ -14,14 +14,14 @@ The key id is bound to the ciphertext as associated data, so relabelling a paylo
 fails authentication. Several keys may be configured (O2C_CODEC_KEYS, newest first): the first one
 encrypts, any of them decrypts, which is how keys are rotated without losing old histories. Payloads
 that are not ours (no "binary/encrypted" encoding, e.g. a signal typed into the Temporal UI) pass
-through decode unchanged.
+through decode unchanged, except in the production worker (`refuse_unencrypted`): there they decode to a
+payload of encoding REFUSED, which no payload converter reads, so the SDK drops such a signal, rejects
+such an update and fails such a query, and the workflow never sees a value nobody with a key wrote.
 
 Search attributes are not payloads Temporal lets a codec touch: they are indexed in clear, so they
 must never hold personal data (ours hold ids, status, channel, total and currency only).
 """
 
-import base64
-import binascii
 import dataclasses
 import os
 from collections.abc import Sequence
@@ -35,9 +35,9 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from canonical.settings import CodecKey
 
 ENCODING = b"binary/encrypted"
+REFUSED = b"binary/unencrypted-refused"
 KEY_ID = "encryption-key-id"
 NONCE_BYTES = 12
-KEY_BYTES = 32
 
 
 class CodecError(ValueError):
@@ -46,22 +46,20 @@ class CodecError(ValueError):
 
 def key_material(key: CodecKey) -> bytes:
     try:
-        raw = base64.b64decode(key.key, validate=True)
-    except (binascii.Error, ValueError):
-        raise CodecError(f"codec key {key.id!r} is not standard base64") from None
-    if len(raw) != KEY_BYTES:
-        raise CodecError(f"codec key {key.id!r} must be {KEY_BYTES} bytes (AES-256), got {len(raw)}")
-    return raw
+        return key.material()
+    except ValueError as err:
+        raise CodecError(f"codec {err}") from None
 
 
 class EncryptionCodec(PayloadCodec):
-    def __init__(self, keys: Sequence[CodecKey]) -> None:
+    def __init__(self, keys: Sequence[CodecKey], *, refuse_unencrypted: bool = False) -> None:
         if not keys:
             raise CodecError("at least one codec key is required (O2C_CODEC_KEYS)")
         ids = [k.id for k in keys]
         if len(set(ids)) != len(ids):
             raise CodecError(f"codec key ids must be unique, got {ids}")
         self.encrypting_key_id = keys[0].id
+        self.refuse_unencrypted = refuse_unencrypted
         self._ciphers = {k.id: AESGCM(key_material(k)) for k in keys}
 
     @property
@@ -72,7 +70,11 @@ class EncryptionCodec(PayloadCodec):
         return [self.encrypt(p) for p in payloads]
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return [self.decrypt(p) if p.metadata.get("encoding") == ENCODING else p for p in payloads]
+        return [self.decrypt(p) if p.metadata.get("encoding") == ENCODING else self._unencrypted(p)
+                for p in payloads]
+
+    def _unencrypted(self, payload: Payload) -> Payload:
+        return Payload(metadata={"encoding": REFUSED}) if self.refuse_unencrypted else payload
 
     def encrypt(self, payload: Payload) -> Payload:
         key_id = self.encrypting_key_id
@@ -99,10 +101,10 @@ class EncryptionCodec(PayloadCodec):
         return Payload.FromString(plain)
 
 
-def encrypted_data_converter(keys: Sequence[CodecKey]) -> DataConverter:
+def encrypted_data_converter(keys: Sequence[CodecKey], *, refuse_unencrypted: bool = False) -> DataConverter:
     """pydantic payloads, encrypted, with failure messages and stack traces moved into an encrypted payload."""
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=EncryptionCodec(keys),
+        payload_codec=EncryptionCodec(keys, refuse_unencrypted=refuse_unencrypted),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

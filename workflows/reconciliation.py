@@ -1,8 +1,10 @@
 """ReconciliationWorkflow: one reconciliation run (design §5), by schedule or on demand.
 
-Record the run, find the orders the period touched, compare them in batches (each batch records
-its own findings, so the history carries counts, not findings), check for postings stuck retrying,
-then close the run with its counts. A run that cannot finish is closed as failed with the reason.
+Record the run, find the orders the period touched (recorded in the store with the run), compare
+them page by page (each page records its own findings, so the history carries counts and one order
+id per page, never the period's list of orders, which can outgrow Temporal's payload limit), check
+for postings stuck retrying, then close the run with its counts. A run that cannot finish is closed
+as failed with the reason.
 """
 
 from datetime import timedelta
@@ -13,10 +15,13 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import reconciliation as act
-    from canonical.reconciliation import ReconciliationOutcome, ReconciliationRequest
+    from canonical.reconciliation import Period, ReconciliationOutcome, ReconciliationRequest
 
 BATCH_SIZE = 100
 """Orders compared per activity: small enough to retry cheaply, large enough to keep history short."""
+
+PAGED_DISCOVERY = "paged-discovery"
+"""Runs started before it carried the whole list of the period's orders in one activity result."""
 
 _OPTIONS = {
     "start_to_close_timeout": timedelta(minutes=5),
@@ -44,23 +49,12 @@ class ReconciliationWorkflow:
             summary=f"start run {period.start:%Y-%m-%d %H:%M:%S} – {period.end:%Y-%m-%d %H:%M:%S} UTC",
             **_OPTIONS,
         )
-        checked = 0
+        self._checked = 0
         try:
-            order_ids = await workflow.execute_activity(
-                act.discover_reconciliation_orders,
-                act.PeriodScan(run_id=run_id, period=period),
-                summary="find the orders of the period",
-                **_OPTIONS,
-            )
-            for first in range(0, len(order_ids), BATCH_SIZE):
-                batch = order_ids[first : first + BATCH_SIZE]
-                await workflow.execute_activity(
-                    act.reconcile_orders,
-                    act.OrdersBatch(run_id=run_id, period=period, order_ids=batch),
-                    summary=f"compare orders {first + 1}–{first + len(batch)} of {len(order_ids)}",
-                    **_OPTIONS,
-                )
-                checked += len(batch)
+            if workflow.patched(PAGED_DISCOVERY):
+                await self._compare_pages(run_id, period)
+            else:
+                await self._compare_batches(run_id, period)
             await workflow.execute_activity(
                 act.find_stuck_postings,
                 act.StuckCheck(run_id=run_id, stuck_after_s=req.stuck_after_s),
@@ -71,14 +65,53 @@ class ReconciliationWorkflow:
             reason = str(err.cause or err)
             await workflow.execute_activity(
                 act.finish_reconciliation_run,
-                act.RunFinish(run_id=run_id, status="failed", orders_checked=checked, error=reason[:2000]),
+                act.RunFinish(run_id=run_id, status="failed", orders_checked=self._checked,
+                              error=reason[:2000]),
                 summary="close the run as failed",
                 **_OPTIONS,
             )
             raise ApplicationError(f"reconciliation run failed: {reason}", non_retryable=True) from err
         return await workflow.execute_activity(
             act.finish_reconciliation_run,
-            act.RunFinish(run_id=run_id, status="completed", orders_checked=checked),
+            act.RunFinish(run_id=run_id, status="completed", orders_checked=self._checked),
             summary="close the run",
             **_OPTIONS,
         )
+
+    async def _compare_pages(self, run_id: str, period: Period) -> None:
+        total = await workflow.execute_activity(
+            act.record_reconciliation_orders,
+            act.PeriodScan(run_id=run_id, period=period),
+            summary="find the orders of the period",
+            **_OPTIONS,
+        )
+        after: str | None = None
+        while True:
+            page = await workflow.execute_activity(
+                act.reconcile_order_page,
+                act.OrdersPage(run_id=run_id, period=period, after_order_id=after, limit=BATCH_SIZE),
+                summary=f"compare orders {self._checked + 1}–{min(self._checked + BATCH_SIZE, total)}"
+                f" of {total}",
+                **_OPTIONS,
+            )
+            self._checked += page.checked
+            if page.last_order_id is None or page.checked < BATCH_SIZE:
+                return
+            after = page.last_order_id
+
+    async def _compare_batches(self, run_id: str, period: Period) -> None:
+        order_ids = await workflow.execute_activity(
+            act.discover_reconciliation_orders,
+            act.PeriodScan(run_id=run_id, period=period),
+            summary="find the orders of the period",
+            **_OPTIONS,
+        )
+        for first in range(0, len(order_ids), BATCH_SIZE):
+            batch = order_ids[first : first + BATCH_SIZE]
+            await workflow.execute_activity(
+                act.reconcile_orders,
+                act.OrdersBatch(run_id=run_id, period=period, order_ids=batch),
+                summary=f"compare orders {first + 1}–{first + len(batch)} of {len(order_ids)}",
+                **_OPTIONS,
+            )
+            self._checked += len(batch)

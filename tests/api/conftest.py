@@ -4,7 +4,9 @@
 request must reach Temporal exist only here. End-to-end tests against a real Temporal live elsewhere.
 """
 
+import base64
 import json
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -18,7 +20,7 @@ from standardwebhooks import Webhook
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
-from canonical.settings import DEV_API_KEYS, DEV_FULFILLMENT_WEBHOOK_SECRET, Settings
+from canonical.settings import DEV_API_KEYS, DEV_FULFILLMENT_WEBHOOK_SECRET, CodecKey, Settings
 from store import migrate
 from store.engine import Store
 
@@ -53,6 +55,27 @@ def settings(tmp_path: Path) -> Settings:
         temporal_ui_url="http://ui.test",
         temporal_namespace="default",
     )
+
+
+PRODUCTION_KEYS = {"p" * 40: sorted({scope for scopes in DEV_API_KEYS.values() for scope in scopes})}
+PRODUCTION = {"Authorization": f"Bearer {'p' * 40}"}
+
+
+def production(settings: Settings) -> Settings:
+    """The same settings in production mode, with secrets of their own (it refuses the dev ones);
+    PRODUCTION is the header of its one key, which holds every scope."""
+
+    def key(key_id: str) -> CodecKey:
+        return CodecKey.model_validate({"id": key_id, "key": base64.b64encode(os.urandom(32)).decode()})
+
+    return Settings.model_validate({
+        **{name: getattr(settings, name) for name in type(settings).model_fields},
+        "env": "production",
+        "api_keys": PRODUCTION_KEYS,
+        "fulfillment_webhook_secret": "whsec_" + base64.b64encode(os.urandom(32)).decode(),
+        "codec_keys": [key("prod-1")],
+        "webhook_secret_keys": [key("prod-secrets-1")],
+    })
 
 
 @pytest.fixture

@@ -74,9 +74,10 @@ async def http(
 async def test_other_scopes_are_403_and_no_key_is_401(
     http: httpx.AsyncClient, method: str, path: str
 ) -> None:
+    scope = "finance:reconcile" if method == "POST" else "finance:read"
     for headers in (COMMERCE, SUPPORT, {"Authorization": "Bearer admin-dev-key"}):
         body = assert_problem(await http.request(method, path, headers=headers), 403, "forbidden")
-        assert body["required_scopes"] == ["finance:read"]
+        assert body["required_scopes"] == [scope]
     assert_problem(await http.request(method, path), 401, "unauthorized")
 
 
@@ -417,3 +418,91 @@ async def test_an_unreachable_store_is_a_503_and_not_ready(
         r = await http.get("/v1/erp-postings", headers=FINANCE)
         assert_problem(r, 503, "database-unavailable")
         assert r.headers["retry-after"] == "2"
+
+
+# ---- starting runs: a scope of its own, a capped period, one run per period (issue 10) ----------------
+
+READ_ONLY = {"Authorization": "Bearer finance-read-only-key"}
+PERIOD = {"period_start": "2025-03-01T00:00:00Z", "period_end": "2025-03-02T00:00:00Z"}
+
+
+class StartOnce(FakeClient):
+    """Temporal's answer to a second start of the same workflow id (running or closed)."""
+
+    async def start_workflow(self, workflow: Any, arg: Any, **kwargs: Any) -> Any:
+        from temporalio.exceptions import WorkflowAlreadyStartedError
+
+        if any(s["id"] == kwargs["id"] for s in self.started):
+            raise WorkflowAlreadyStartedError(kwargs["id"], "ReconciliationWorkflow")
+        return await super().start_workflow(workflow, arg, **kwargs)
+
+    def get_workflow_handle(self, workflow_id: str) -> Any:
+        from temporalio.client import WorkflowExecutionStatus
+
+        [started] = [s for s in self.started if s["id"] == workflow_id] or [None]
+        if started is None:
+            return FakeHandle()
+
+        async def memo() -> dict[str, Any]:
+            return dict(started["memo"])
+
+        description = SimpleNamespace(workflow_type="ReconciliationWorkflow", status=WorkflowExecutionStatus.RUNNING,
+                                      start_time=T0, memo=memo)
+
+        async def describe() -> Any:
+            return description
+
+        return SimpleNamespace(describe=describe)
+
+
+async def test_finance_read_alone_cannot_start_a_run(make_http: Callable[..., httpx.AsyncClient], store: Store,
+                                                     settings: Settings) -> None:
+    keys = {**settings.api_keys, "finance-read-only-key": ["finance:read"]}
+    async with make_http(NoTemporal(), settings.model_copy(update={"api_keys": keys})) as http:
+        body = assert_problem(await http.post("/v1/reconciliation/runs", headers=READ_ONLY, json=PERIOD), 403,
+                              "forbidden")
+        assert body["required_scopes"] == ["finance:reconcile"]
+        assert (await http.get("/v1/reconciliation/runs", headers=READ_ONLY)).status_code == 200
+
+
+async def test_the_period_is_capped(make_http: Callable[..., httpx.AsyncClient], store: Store,
+                                    settings: Settings) -> None:
+    async with make_http(NoTemporal()) as http:
+        year = {"period_start": "2024-03-01T00:00:00Z", "period_end": "2025-03-01T00:00:00Z"}
+        problem = assert_problem(await http.post("/v1/reconciliation/runs", headers=FINANCE, json=year), 422,
+                                 "validation-error")
+        [error] = problem["errors"]
+        assert error["loc"] == ["body", "period_start"] and "31 days" in error["msg"]
+    tight = settings.model_copy(update={"reconciliation_max_period_s": 3600.0})
+    async with make_http(NoTemporal(), tight) as http:
+        assert_problem(await http.post("/v1/reconciliation/runs", headers=FINANCE, json=PERIOD), 422,
+                       "validation-error")
+
+
+async def test_one_run_per_period(make_http: Callable[..., httpx.AsyncClient], store: Store) -> None:
+    client = StartOnce()
+    async with make_http(client) as http:
+        first = await http.post("/v1/reconciliation/runs", headers=FINANCE, json=PERIOD)
+        again = await http.post("/v1/reconciliation/runs", headers=FINANCE, json={**PERIOD, "stuck_after_s": 60})
+        assert (first.status_code, again.status_code) == (202, 200), again.text
+        assert again.json()["run_id"] == first.json()["run_id"]
+        assert len(client.started) == 1
+        # Recorded in the store by now (the run's first activity): the store answers.
+        with store.writing() as session:
+            ReconciliationRepository(session).start_run(
+                first.json()["run_id"], trigger="manual",
+                period=Period(start=datetime(2025, 3, 1, tzinfo=UTC), end=datetime(2025, 3, 2, tzinfo=UTC)),
+                stuck_after_s=5, at=T0)
+        third = await http.post("/v1/reconciliation/runs", headers=FINANCE, json=PERIOD)
+        assert third.status_code == 200 and third.json()["run_id"] == first.json()["run_id"]
+        assert len(client.started) == 1
+
+
+async def test_the_default_period_ends_on_a_whole_minute(make_http: Callable[..., httpx.AsyncClient],
+                                                         store: Store) -> None:
+    """So that a client repeating a bare POST within the minute reaches the same run."""
+    client = StartOnce()
+    async with make_http(client) as http:
+        assert (await http.post("/v1/reconciliation/runs", headers=FINANCE)).status_code == 202
+    period = client.started[0]["arg"].period
+    assert (period.end.second, period.end.microsecond) == (0, 0)

@@ -4,7 +4,7 @@ Temporal; a recording stand-in here, the real thing in tests/e2e/test_outbound_w
 
 import base64
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -16,7 +16,7 @@ from canonical.webhooks import DeliverWebhook
 from store.engine import Store
 from store.webhooks import WebhookRepository
 
-from .conftest import COMMERCE, FINANCE, NoTemporal, assert_problem
+from .conftest import COMMERCE, FINANCE, PRODUCTION, NoTemporal, assert_problem, production
 
 ADMIN = {"Authorization": "Bearer admin-dev-key"}
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -78,7 +78,7 @@ async def test_create_shows_the_secret_once_then_lists_without_it(http: httpx.As
     assert created["url"] == "https://crm.example.test/hooks"
     assert created["event_types"] == ["order.completed", "loyalty.tier_changed"]
     assert created["secret"].startswith("whsec_") and len(base64.b64decode(created["secret"][6:])) == 32
-    other = await create(http, "http://127.0.0.1:9/marketing/events", ["order.completed", "order.completed"])
+    other = await create(http, "http://crm2.example.test/marketing/events", ["order.completed", "order.completed"])
     assert other["secret"] != created["secret"] and other["event_types"] == ["order.completed"]
 
     listed = (await http.get("/v1/webhook-endpoints", headers=ADMIN)).json()["items"]
@@ -188,3 +188,126 @@ async def test_a_retry_that_cannot_start_leaves_the_delivery_failed(make_http: C
     with store.reading() as session:
         row = WebhookRepository(session).delivery(delivery_id)
     assert row is not None and (row.status, row.last_error) == ("failed", "the manual retry could not be started")
+
+
+# ---- SSRF: endpoints that point inside are refused at registration (issue 10) --------------------
+
+INTERNAL_URLS = [
+    "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+    "http://127.0.0.1:5432/",
+    "http://[::1]:7233/",
+    "http://10.0.0.5/hook",
+    "http://2130706433/",
+    "http://0x7f.1/",
+    "http://0.0.0.0:8100/",
+    "http://100.64.0.1/",
+    "http://172.16.3.4/",
+    "http://192.168.1.1/",
+    "http://224.0.0.251/",
+    "http://[fd00:ec2::254]/latest/meta-data/",
+    "http://[fe80::1]/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://metadata.google.internal/computeMetadata/v1/",
+    "http://localhost:8100/_sandbox/reset",
+]
+
+
+@pytest.mark.parametrize("url", INTERNAL_URLS)
+async def test_internal_destinations_are_422_naming_the_url(http: httpx.AsyncClient, url: str) -> None:
+    response = await http.post("/v1/webhook-endpoints", headers=ADMIN, json={"url": url, "event_types": ["order.completed"]})
+    problem = assert_problem(response, 422, "validation-error")
+    assert [e["loc"] for e in problem["errors"]] == [["body", "url"]]
+    assert (await http.get("/v1/webhook-endpoints", headers=ADMIN)).json()["items"] == []
+
+
+async def test_the_allowlist_admits_exactly_what_it_names(make_http: Callable[..., httpx.AsyncClient],
+                                                         settings: Settings, store: Store) -> None:
+    """The local stack allows its sandbox receiver, and nothing else: not the sandbox's reset, not another port."""
+    local = settings.model_copy(update={"webhook_allowed_hosts": ["127.0.0.1:8100/marketing/events"]})
+    async with make_http(NoTemporal(), local) as http:
+        assert (await create(http, "http://127.0.0.1:8100/marketing/events"))["id"]
+        for url in ("http://127.0.0.1:8100/_sandbox/reset", "http://127.0.0.1:8100/marketing/events/../../_sandbox/reset",
+                    "http://127.0.0.1:8101/marketing/events", "https://crm.example.test/hooks"):
+            response = await http.post("/v1/webhook-endpoints", headers=ADMIN,
+                                       json={"url": url, "event_types": ["order.completed"]})
+            assert assert_problem(response, 422, "validation-error")["errors"][0]["loc"] == ["body", "url"], url
+
+
+async def test_production_takes_https_only(make_http: Callable[..., httpx.AsyncClient], settings: Settings,
+                                          store: Store) -> None:
+    async with make_http(NoTemporal(), production(settings)) as http:
+        for scheme, status in (("http", 422), ("https", 201)):
+            response = await http.post("/v1/webhook-endpoints", headers=PRODUCTION,
+                                       json={"url": f"{scheme}://crm.example.test/hooks", "event_types": ["order.completed"]})
+            assert response.status_code == status, response.text
+        problem = assert_problem(await http.post("/v1/webhook-endpoints", headers=PRODUCTION, json={
+            "url": "http://crm.example.test/hooks", "event_types": ["order.completed"]}), 422, "validation-error")
+        assert problem["errors"][0]["loc"] == ["body", "url"] and "https" in problem["errors"][0]["msg"]
+
+
+# ---- secrets: sealed at rest, rotated with a grace period (issue 10) -------------------------------
+
+
+async def test_the_secret_is_sealed_in_the_store(http: httpx.AsyncClient, store: Store, settings: Settings) -> None:
+    from store.secret_box import SecretBox
+
+    created = await create(http)
+    with store.reading() as session:
+        row = WebhookRepository(session).endpoint(created["id"])
+        assert row is not None
+        stored = {c: str(getattr(row, c)) for c in row.__table__.columns.keys()}
+    assert not any(created["secret"] in value or created["secret"][6:] in value for value in stored.values())
+    assert SecretBox(settings.webhook_secret_keys).open(row.secret_sealed, created["id"]) == created["secret"]
+
+
+async def test_rotation_shows_a_new_secret_once_and_keeps_the_old_one_for_the_grace_period(
+        http: httpx.AsyncClient, store: Store, settings: Settings) -> None:
+    from activities.webhooks import signing_secrets
+    from store.secret_box import SecretBox
+
+    created = await create(http)
+    response = await http.post(f"/v1/webhook-endpoints/{created['id']}/rotate-secret", headers=ADMIN)
+    assert response.status_code == 200, response.text
+    rotated = response.json()
+    assert rotated["secret"].startswith("whsec_") and rotated["secret"] != created["secret"]
+    expires = datetime.fromisoformat(rotated["previous_secret_expires_at"])
+    listed = (await http.get("/v1/webhook-endpoints", headers=ADMIN)).json()["items"]
+    assert datetime.fromisoformat(listed[0]["previous_secret_expires_at"]) == expires
+    box = SecretBox(settings.webhook_secret_keys)
+    with store.reading() as session:
+        row = WebhookRepository(session).endpoint(created["id"])
+        assert row is not None
+        during = signing_secrets(box, row, expires - timedelta(seconds=1))
+        after = signing_secrets(box, row, expires)
+    assert during == [rotated["secret"], created["secret"]] and after == [rotated["secret"]]
+
+    # A leaked secret: rotate with no grace, the old one stops at once.
+    response = await http.post(f"/v1/webhook-endpoints/{created['id']}/rotate-secret", headers=ADMIN,
+                               json={"grace_period_s": 0})
+    assert response.status_code == 200 and response.json()["previous_secret_expires_at"] is None
+    with store.reading() as session:
+        row = WebhookRepository(session).endpoint(created["id"])
+        assert row is not None and signing_secrets(box, row, datetime.now(UTC)) == [response.json()["secret"]]
+
+
+async def test_rotation_of_an_unknown_endpoint_is_404_and_a_bad_grace_422(http: httpx.AsyncClient) -> None:
+    assert_problem(await http.post("/v1/webhook-endpoints/ep_nope/rotate-secret", headers=ADMIN), 404, "not-found")
+    created = await create(http)
+    response = await http.post(f"/v1/webhook-endpoints/{created['id']}/rotate-secret", headers=ADMIN,
+                               json={"grace_period_s": 8 * 24 * 3600})
+    assert assert_problem(response, 422, "validation-error")["errors"][0]["loc"] == ["body", "grace_period_s"]
+
+
+def test_several_secrets_sign_one_delivery_and_each_verifies() -> None:
+    """Standard Webhooks: the signature header may carry several signatures; a receiver with either
+    secret verifies the delivery."""
+    from standardwebhooks import Webhook
+
+    from activities.webhooks import signed_headers
+
+    old, new = ("whsec_" + base64.b64encode(bytes([n]) * 32).decode() for n in (1, 2))
+    body = '{"type":"order.completed"}'
+    headers = signed_headers([new, old], "evt-1", body, datetime.now(UTC))
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    for secret in (old, new):
+        assert Webhook(secret).verify(body, headers) == {"type": "order.completed"}

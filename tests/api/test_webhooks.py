@@ -125,6 +125,7 @@ async def test_non_numeric_timestamp_is_401(http):
 
 
 # ---- signed deliveries ------------------------------------------------------------------------
+# Those that cannot be applied are kept as dead letters, so their tests use the migrated `store`.
 
 
 @pytest.mark.asyncio
@@ -168,7 +169,7 @@ async def test_redelivery_is_200_and_carries_the_same_event_id(make_http):
 
 
 @pytest.mark.asyncio
-async def test_unknown_order_is_404(make_http):
+async def test_unknown_order_is_404(make_http, store):
     fake = FakeClient(running=set())
     body, headers = signed(DISPATCHED)
     async with make_http(fake) as http:
@@ -177,18 +178,19 @@ async def test_unknown_order_is_404(make_http):
 
 
 @pytest.mark.asyncio
-async def test_closed_order_is_acknowledged_and_ignored(make_http):
+async def test_an_event_for_a_closed_order_is_kept_for_support_not_dropped(make_http, store):
     fake = FakeClient(running=set(), closed={"order-ORD-1001"})
     body, headers = signed(DISPATCHED)
     async with make_http(fake) as http:
         r = await http.post(URL, content=body, headers=headers)
-    assert r.status_code == 200
-    assert r.json()["status"] == "ignored"
+    assert_problem(r, 409, "order-closed")
+    assert r.json()["dead_letter_id"]
+    assert fake.signals == []
 
 
 @pytest.mark.asyncio
-async def test_return_received_signals_the_return_workflow(make_http):
-    fake = FakeClient(running={"return-ORD-1001-RET-1"})
+async def test_return_received_signals_the_order_workflow(make_http):
+    fake = FakeClient(running={"order-ORD-1001"})
     body, headers = signed(
         {
             "type": "return.received",
@@ -204,13 +206,13 @@ async def test_return_received_signals_the_return_workflow(make_http):
         r = await http.post(URL, content=body, headers=headers)
     assert r.status_code == 200, r.text
     [(workflow_id, _, received)] = fake.signals
-    assert workflow_id == "return-ORD-1001-RET-1"
-    assert received.event_id == headers["webhook-id"]
+    assert workflow_id == "order-ORD-1001"
+    assert (received.event_id, received.return_id) == (headers["webhook-id"], "RET-1")
     assert [(ln.sku, ln.condition) for ln in received.lines] == [("SKU-1", "damaged")]
 
 
 @pytest.mark.asyncio
-async def test_unknown_type_is_422(http):
+async def test_unknown_type_is_422(http, store):
     body, headers = signed({**DISPATCHED, "type": "shipment.lost"})
     r = await http.post(URL, content=body, headers=headers)
     problem = assert_problem(r, 422, "validation-error")
@@ -218,7 +220,7 @@ async def test_unknown_type_is_422(http):
 
 
 @pytest.mark.asyncio
-async def test_signed_but_invalid_data_is_422_naming_the_field(http):
+async def test_signed_but_invalid_data_is_422_naming_the_field(http, store):
     bad = {**DISPATCHED, "data": {**DISPATCHED["data"], "lines": [{"sku": "SKU-1", "quantity": 0}]}}
     body, headers = signed(bad)
     r = await http.post(URL, content=body, headers=headers)
@@ -227,7 +229,7 @@ async def test_signed_but_invalid_data_is_422_naming_the_field(http):
 
 
 @pytest.mark.asyncio
-async def test_signed_but_malformed_json_is_400(http):
+async def test_signed_but_malformed_json_is_400(http, store):
     body, headers = signed('{"type": "shipment.dispatched",')
     r = await http.post(URL, content=body, headers=headers)
     assert_problem(r, 400, "malformed-json")

@@ -65,7 +65,7 @@ def test_stack_wires_the_children_to_each_other(tmp_path: Path) -> None:
     assert env["SANDBOX_DISPATCH_DELAY_S"] == "0.2"
     assert env["SANDBOX_DB_PATH"] == str(tmp_path.resolve() / "data" / "sandbox.db")
     assert env["SANDBOX_WEBHOOK_URL"] == "http://127.0.0.1:18000/v1/webhooks/fulfillment"
-    assert env["SANDBOX_WEBHOOK_SECRET"] == s.fulfillment_webhook_secret
+    assert env["SANDBOX_WEBHOOK_SECRET"] == s.fulfillment_webhook_secret.get_secret_value()
 
     argv = {name: list(stack._specs[name].argv) for name in COMPONENTS}
     assert argv["sandbox"][1:] == [

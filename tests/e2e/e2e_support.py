@@ -20,6 +20,10 @@ from deploy.stack import LocalStack, free_ports
 
 SHORT_AUTH_S = 2.0
 
+RECEIVER_PORT = free_ports(1)[0]
+"""Where tests/e2e's own webhook receiver listens: the one local port, besides the sandbox receiver, the
+stack's O2C_WEBHOOK_ALLOWED_HOSTS lets outbound webhooks reach."""
+
 TEST_ENV = {
     "SANDBOX_DISPATCH_DELAY_S": "0.2",
     "SANDBOX_SHORT_AUTH_S": str(SHORT_AUTH_S),
@@ -30,6 +34,9 @@ TEST_ENV = {
     # Outbound webhooks: the spec's schedule shrunk to seconds (attempts at 0, 0.5, 1.5, 3.5, 7.5 s).
     "O2C_WEBHOOK_RETRY_SCHEDULE_S": "[0, 0.5, 1, 2, 4]",
     "O2C_WEBHOOK_DELIVERY_TIMEOUT_S": "2",
+    # test_large_orders.py places 20 lines of 100,000 units (2,000,000 units, above the default cap).
+    "O2C_MAX_ORDER_UNITS": "2000000",
+    "O2C_WEBHOOK_ALLOWED_HOSTS": f'["127.0.0.1:{RECEIVER_PORT}"]',
 }
 
 

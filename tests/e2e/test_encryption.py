@@ -115,7 +115,7 @@ def key(key_id: str) -> CodecKey:
 
 
 def keys_env(*keys: CodecKey) -> str:
-    return json.dumps([k.model_dump() for k in keys])
+    return json.dumps([{"id": k.id, "key": k.key.get_secret_value()} for k in keys])
 
 
 async def test_rotating_keys_keeps_old_histories_readable(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from e2e_support import Stack
+from e2e_support import RECEIVER_PORT, Stack
 
 from canonical.webhooks import EVENT_TYPES
 
@@ -85,7 +85,8 @@ class Received:
 
 @dataclass
 class Receiver:
-    """A bare HTTP/1.1 server in the test's event loop: records every request, answers `status`."""
+    """A bare HTTP/1.1 server in the test's event loop, on RECEIVER_PORT (the stack allows outbound webhooks
+    there): records every request, answers `status`."""
 
     status: int = 200
     answer: bytes = b'{"ok":true}'
@@ -93,7 +94,7 @@ class Receiver:
     _server: asyncio.AbstractServer | None = None
 
     async def start(self) -> "Receiver":
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", RECEIVER_PORT)
         return self
 
     async def stop(self) -> None:

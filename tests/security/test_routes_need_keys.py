@@ -44,7 +44,7 @@ SCOPES: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/erp-postings"): {"finance:read"},
     ("GET", "/v1/erp-postings/summary"): {"finance:read"},
     ("GET", "/v1/erp-postings/{posting_id}"): {"finance:read"},
-    ("POST", "/v1/reconciliation/runs"): {"finance:read"},
+    ("POST", "/v1/reconciliation/runs"): {"finance:reconcile"},
     ("GET", "/v1/reconciliation/runs"): {"finance:read"},
     ("GET", "/v1/reconciliation/runs/{run_id}"): {"finance:read"},
     ("POST", "/v1/webhook-endpoints"): {"webhooks:admin"},
@@ -52,6 +52,8 @@ SCOPES: dict[tuple[str, str], set[str]] = {
     ("DELETE", "/v1/webhook-endpoints/{endpoint_id}"): {"webhooks:admin"},
     ("GET", "/v1/webhook-endpoints/{endpoint_id}/deliveries"): {"webhooks:admin"},
     ("POST", "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry"): {"webhooks:admin"},
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/rotate-secret"): {"webhooks:admin"},
+    ("GET", "/v1/webhooks/fulfillment/dead-letters"): {"orders:support"},
     ("POST", "/codec/encode"): {"codec"},
     ("POST", "/codec/decode"): {"codec"},
 }

@@ -23,6 +23,8 @@ TABLES = {
     "webhook_endpoints",
     "webhook_events",
     "webhook_deliveries",
+    "inbound_dead_letters",
+    "reconciliation_run_orders",
 }
 
 
@@ -113,6 +115,51 @@ def test_upgrade_keeps_the_postings_a_database_already_holds(database_url: str) 
         assert row is not None and row.status == "posted"  # posted stays posted
     finally:
         store.dispose()
+
+
+def test_endpoint_secrets_stored_in_clear_are_sealed_by_the_upgrade(database_url: str) -> None:
+    """Revision 0005 encrypts the signing secrets 0003 kept in clear, and its downgrade gives them back."""
+    from canonical.settings import Settings
+    from store.secret_box import PREFIX, SecretBox
+    from store.webhooks import WebhookRepository
+
+    migrate.upgrade(database_url, "0004_posting_id_index")
+    at = datetime(2025, 1, 10, 12, 0, tzinfo=UTC)
+    clear = "whsec_Y2xlYXItc2VjcmV0LWZyb20tMDAwMw=="
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO webhook_endpoints (id, url, event_types, secret, status, created_at)"
+                              " VALUES ('ep_old', 'https://crm.example.test/h', '[\"order.completed\"]', :s,"
+                              " 'active', :at)"),
+                         {"s": clear, "at": at if engine.dialect.name != "sqlite" else at.replace(tzinfo=None)})
+    finally:
+        engine.dispose()
+
+    migrate.upgrade(database_url)
+
+    def stored() -> list[str]:
+        engine = make_engine(database_url)
+        try:
+            with engine.connect() as conn:
+                columns = {c["name"] for c in inspect(conn).get_columns("webhook_endpoints")}
+                column = "secret_sealed" if "secret_sealed" in columns else "secret"
+                return [str(v) for v in conn.execute(text(f"SELECT {column} FROM webhook_endpoints")).scalars()]
+        finally:
+            engine.dispose()
+
+    [sealed] = stored()
+    assert sealed.startswith(PREFIX) and clear not in sealed
+    store = Store(database_url)
+    try:
+        with store.reading() as session:
+            endpoint = WebhookRepository(session).endpoint("ep_old")
+            assert endpoint is not None
+            assert SecretBox(Settings().webhook_secret_keys).open(endpoint.secret_sealed, "ep_old") == clear
+    finally:
+        store.dispose()
+    migrate.downgrade(database_url, "0004_posting_id_index")
+    assert stored() == [clear]
 
 
 def test_downgrade_one_step_keeps_postings(database_url: str) -> None:

@@ -33,7 +33,7 @@ def event(n: int = 1, type: str = "order.completed", order_id: str = "O-1") -> B
 def endpoint(store: Store, ep_id: str, types: list[str], url: str = "https://example.test/hook") -> None:
     with store.writing() as session:
         WebhookRepository(session).create_endpoint(endpoint_id=ep_id, url=url, event_types=types,
-                                                   secret="whsec_c2VjcmV0", at=T0)
+                                                   sealed_secret="sealed:v1:test:c2VjcmV0", at=T0)
 
 
 def test_an_event_fans_out_once_to_each_active_subscribed_endpoint(store: Store) -> None:

@@ -1,6 +1,7 @@
 """The payload codec (workflows/codec.py): AES-GCM per payload, key id in metadata, rotation."""
 
 import base64
+import json
 
 import pytest
 from temporalio.api.common.v1 import Payload
@@ -74,13 +75,14 @@ async def test_payloads_that_are_not_encrypted_pass_through_decode() -> None:
 def test_misconfigured_keys_are_refused_without_showing_them(keys: list[CodecKey], message: str) -> None:
     with pytest.raises(CodecError, match=message) as raised:
         EncryptionCodec(keys)
-    assert not any(k.key in str(raised.value) for k in keys)
+    assert not any(k.key.get_secret_value() in str(raised.value) for k in keys)
 
 
 def test_keys_come_from_o2c_codec_keys_newest_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("O2C_CODEC_KEYS", f"[{B.model_dump_json()}, {A.model_dump_json()}]")
-    assert [k.id for k in Settings().codec_keys] == ["b", "a"]
-    assert A.key not in repr(Settings())
+    as_env = [{"id": k.id, "key": k.key.get_secret_value()} for k in (B, A)]
+    monkeypatch.setenv("O2C_CODEC_KEYS", json.dumps(as_env))
+    assert Settings().codec_keys == [B, A]
+    assert A.key.get_secret_value() not in repr(Settings())
     monkeypatch.delenv("O2C_CODEC_KEYS")
     assert Settings().codec_keys == [DEV_CODEC_KEY]
 
@@ -98,3 +100,16 @@ async def test_failure_messages_and_stack_traces_are_encrypted_too() -> None:
     decoded = await converter.decode_failure(failure)
     assert isinstance(decoded, ApplicationError) and decoded.message == "card of Ana Lima declined"
     assert decoded.type == "CardDeclined"  # the type stays readable: the API maps it to a problem
+
+
+async def test_the_production_worker_codec_turns_unencrypted_payloads_into_unreadable_ones() -> None:
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    from workflows.codec import REFUSED
+
+    strict = EncryptionCodec([A], refuse_unencrypted=True)
+    [sealed] = await strict.encode([PLAIN])
+    [refused, opened] = await strict.decode([PLAIN, sealed])
+    assert refused.metadata["encoding"] == REFUSED and refused.data == b"" and opened == PLAIN
+    with pytest.raises(KeyError, match="unencrypted-refused"):
+        pydantic_data_converter.payload_converter.from_payloads([refused])

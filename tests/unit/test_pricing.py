@@ -3,7 +3,7 @@
 import pytest
 
 from canonical.order import Order
-from canonical.pricing import PricingError, largest_remainder, price
+from canonical.pricing import MAX_SAFE_INTEGER, PricedLine, PricedOrder, PricingError, largest_remainder, price
 
 
 def _order(lines: list[tuple[str, int, int]], points: int = 0) -> Order:
@@ -39,9 +39,9 @@ def test_points_spread_over_lines_and_units_add_up() -> None:
     assert priced.points == 500
     assert priced.amount_due == priced.total - 500
     for line in priced.lines:
-        assert len(line.unit_points) == line.quantity
-        assert sum(line.unit_points) == line.points
-        assert max(line.unit_points) - min(line.unit_points) <= 1
+        per_unit = [line.units(i, 1)[1] for i in range(line.quantity)]
+        assert sum(per_unit) == line.points
+        assert max(per_unit) - min(per_unit) <= 1
     # Units taken in any split add back up to the line.
     line = priced.line("SKU-2")
     first = line.units(0, 1)
@@ -65,3 +65,41 @@ def test_units_outside_the_line_are_refused() -> None:
     line = price(_order([("SKU-1", 2, 100)]), 1).line("SKU-1")
     with pytest.raises(ValueError):
         line.units(1, 2)
+
+
+@pytest.mark.parametrize(("quantity", "points"), [(1, 0), (1, 7), (3, 10), (7, 20), (10, 9), (100_000, 123_457)])
+def test_units_carry_exactly_the_largest_remainder_spread(quantity: int, points: int) -> None:
+    """The closed form gives each unit what the per-unit largest-remainder split gave it."""
+    line = price(_order([("SKU-1", quantity, 10**6)], points=points), 1).line("SKU-1")
+    if quantity <= 1000:
+        assert [line.units(i, 1)[1] for i in range(quantity)] == largest_remainder(points, [1] * quantity)
+    for start, count in [(0, quantity), (0, 1), (quantity - 1, 1), (quantity // 3, quantity // 2)]:
+        amount, pts = line.units(start, count)
+        expected = sum(points // quantity + (1 if i < points % quantity else 0) for i in range(start, start + count))
+        assert (amount, pts) == (count * 10**6 - expected, expected)
+
+
+def test_a_large_order_is_priced_in_closed_form() -> None:
+    """20 lines of 100,000 units: one entry per unit made a 4 MB workflow input (issue 10)."""
+    lines = [(f"SKU-{n}", 100_000, 100 + n) for n in range(20)]
+    priced = price(_order(lines, points=1_234_567), point_value_minor=1)
+    assert priced.points == 1_234_567
+    assert len(priced.model_dump_json()) < 5_000
+    assert sum(line.units(0, line.quantity)[1] for line in priced.lines) == 1_234_567
+
+
+def test_inputs_recorded_with_one_entry_per_unit_still_load() -> None:
+    """Workflow histories recorded before the closed form carry `unit_points`; they must still replay."""
+    old = {"sku": "SKU-1", "quantity": 3, "unit_price": 100, "unit_points": [4, 3, 3], "point_value_minor": 1}
+    line = PricedLine.model_validate(old)
+    assert [line.units(i, 1) for i in range(3)] == [(96, 4), (97, 3), (97, 3)]
+    order = PricedOrder.model_validate({"currency": "EUR", "point_value_minor": 1, "lines": [old]})
+    assert (order.total, order.points, order.amount_due) == (300, 10, 290)
+
+
+def test_a_total_beyond_what_javascript_holds_exactly_is_refused() -> None:
+    assert MAX_SAFE_INTEGER == 2**53 - 1
+    with pytest.raises(PricingError) as err:
+        price(_order([(f"SKU-{n}", 100_000, 10**12) for n in range(91)]), 1)
+    assert err.value.field == "lines"
+    assert price(_order([("SKU-1", 9_007, 10**12)]), 1).total < MAX_SAFE_INTEGER
