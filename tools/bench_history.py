@@ -133,6 +133,15 @@ async def order_costs(client: Client, workflow_ids: list[str], parallel: int = 4
     return list(await asyncio.gather(*(one(w) for w in workflow_ids)))
 
 
+async def still_running(client: Client, since: datetime, except_prefix: str) -> int:
+    """Executions started since `since` that are still running, apart from those whose id starts with
+    `except_prefix` (the orders' own workflows, which stay open for returns)."""
+    running = f'ExecutionStatus = "Running" AND StartTime >= "{since.isoformat()}"'
+    every = (await client.count_workflows(running)).count
+    excepted = (await client.count_workflows(f'{running} AND WorkflowId STARTS_WITH "{except_prefix}"')).count
+    return every - excepted
+
+
 async def executions_started(client: Client, since: datetime, until: datetime) -> int:
     """Every execution the server started in [since, until], whatever started it."""
     query = f'StartTime >= "{since.isoformat()}" AND StartTime <= "{until.isoformat()}"'

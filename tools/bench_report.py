@@ -69,7 +69,10 @@ class OrdersPhase(BaseModel):
     is POST sent to any answer, 202s included; `outcomes` is how each order ended: `completed`, another
     final status, `refused` (the POST answered neither 200, 201 nor 202) or `unfinished` (still open at the
     deadline). `seconds` runs from the first POST to the last completion seen, and `complete_ms` from each
-    POST to its completion as the poller saw it (so within one poll cycle).
+    POST to its completion as the poller saw it (so within one poll cycle). `background_drained_s` (load
+    phase only) is how long after the last completion executions started during the phase, other than the
+    orders' own workflows, were still running (event and webhook work an order leaves behind); None when
+    they were still running at the bench's drain limit.
     """
 
     orders: int
@@ -86,6 +89,7 @@ class OrdersPhase(BaseModel):
     cpu_percent: dict[str, float]
     worker_rss_mb: Rss
     loadavg_before: list[float]
+    background_drained_s: float | None = None
 
 
 class EventCounts(BaseModel):
@@ -239,6 +243,13 @@ def _load_rows(r: BenchReport) -> list[Row]:
     if p.completed_per_s is not None and p.seconds is not None:
         rate = f"{p.completed_per_s:.2f} orders/s ({p.completed} in {p.seconds:.1f} s)"
     rows.append(("load: completed orders/s", rate + _not_completed(p)))
+    drained = p.background_drained_s
+    rows.append(
+        (
+            "load: background work done after last completion",
+            f"{drained:.1f} s later" if drained is not None else "not within the drain limit",
+        )
+    )
     if r.ratio_to_baseline is not None:
         local = r.ratio_to_local_baseline
         of_local = f" ({local:.2f} of local)" if local is not None else ""

@@ -24,7 +24,7 @@ from canonical.saga import workflow_id as order_workflow_id
 from canonical.settings import Settings
 from tools.bench import BenchConfig
 from tools.bench_baseline import BaselineRun
-from tools.bench_history import Tally, executions_started, order_costs
+from tools.bench_history import Tally, executions_started, order_costs, still_running
 from tools.bench_orders import OrderClient, Placed, StatusPoller, order_body, progress_line
 from tools.bench_procs import CpuMeter, RssSampler
 from tools.bench_report import (
@@ -47,6 +47,8 @@ WARMUP_WORKFLOWS = 10
 SINGLE_POLL_S = 0.2
 LOAD_POLL_S = 1.0
 HELD_POLL_S = 2.0
+DRAIN_POLL_S = 1.0
+DRAIN_LIMIT_S = 600.0
 BENCH = "bench"
 
 
@@ -97,11 +99,11 @@ class BenchRun:
             httpx.AsyncClient(base_url=stack.sandbox_url, timeout=60) as sandbox,
         ):
             client = OrderClient(api, cfg.api_key)
+            temporal = await Client.connect(stack.temporal_address, namespace=namespace)
             single = await self._single("single", client, "S") if cfg.single else None
             load = load_window = None
             if cfg.orders:
-                load, load_window = await self._load(client)
-            temporal = await Client.connect(stack.temporal_address, namespace=namespace)
+                load, load_window = await self._load(client, temporal)
             per_order = await self._per_order(temporal, load or single, load_window)
             waiting = await self._waiting(client, sandbox) if cfg.waiting else None
         rss_run = RunRss(start_mb=self.rss.first_mb, peak_mb=self.rss.run.peak_mb, end_mb=self.rss.sample())
@@ -219,12 +221,40 @@ class BenchRun:
             label, client, self._orders(letter, self.config.single), 1, SINGLE_POLL_S, True
         )
 
-    async def _load(self, client: OrderClient) -> tuple[_Phase, tuple[datetime, datetime]]:
+    async def _load(self, client: OrderClient, temporal: Client) -> tuple[_Phase, tuple[datetime, datetime]]:
+        """The load phase, then a wait until the work its orders left behind is done; the window spans it."""
         began = datetime.now(UTC)
+        letter = "L"
         phase = await self._drive(
-            "load", client, self._orders("L", self.config.orders), self.config.concurrency, LOAD_POLL_S, False
+            "load",
+            client,
+            self._orders(letter, self.config.orders),
+            self.config.concurrency,
+            LOAD_POLL_S,
+            False,
         )
+        own_workflows = order_workflow_id(f"BENCH-{self.tag}-{letter}")
+        phase.phase.background_drained_s = await self._drain(temporal, began, own_workflows, phase.orders)
         return phase, (began, datetime.now(UTC))
+
+    async def _drain(
+        self, temporal: Client, since: datetime, own_workflows: str, orders: list[Placed]
+    ) -> float | None:
+        """Seconds from the last completion until nothing started since `since` runs but the orders'
+        own workflows; None if something still runs after DRAIN_LIMIT_S."""
+        finished = [p.finished_at for p in orders if p.outcome == "completed" and p.finished_at is not None]
+        if not finished:
+            return None
+        limit = time.monotonic() + DRAIN_LIMIT_S
+        said = 0.0
+        while (running := await still_running(temporal, since, own_workflows)) > 0:
+            if time.monotonic() > limit:
+                return None
+            if time.monotonic() - said >= 5.0:
+                self.say(f"load: {running} executions the orders started are still running")
+                said = time.monotonic()
+            await asyncio.sleep(DRAIN_POLL_S)
+        return max(0.0, time.monotonic() - max(finished))
 
     async def _drive(
         self,

@@ -69,6 +69,8 @@ def test_a_small_bench_writes_a_complete_consistent_report(
     _check_phase(load, ORDERS, table)
     assert load["concurrency"] == CONCURRENCY
     assert {"temporal", "worker", "api", "sandbox", "bench"} <= set(load["cpu_percent"]), load["cpu_percent"]
+    # Histories are read once the work the load left behind is done, so every execution read has closed.
+    assert load["background_drained_s"] is not None, table
     assert report["ratio_to_baseline"] == pytest.approx(
         load["completed_per_s"] / report["baseline"]["workflows_per_s"]
     )
@@ -79,6 +81,7 @@ def test_a_small_bench_writes_a_complete_consistent_report(
     per_order = report["per_order"]
     assert per_order["sample"] == min(report["config"]["sample"], ORDERS)
     assert per_order["workflow_executions"] >= 1
+    assert per_order["still_running"] == 0, per_order
     assert sum(per_order["executions_by_type"].values()) == pytest.approx(per_order["workflow_executions"])
     every, own = per_order["all_executions"], per_order["order_workflow"]
     for name in COUNT_FIELDS:
