@@ -127,12 +127,19 @@ class PerOrder(BaseModel):
 
 
 class WaitingPhase(BaseModel):
-    """Orders held at the fulfilment node (HOLD- SKUs); then fresh orders one at a time while those wait."""
+    """Orders held at the fulfilment node (HOLD- SKUs); then fresh orders one at a time while those wait.
+
+    `seconds_to_hold` runs from the first POST until every accepted order's shipment request is held;
+    `background_drained_s` from then until nothing started since the first POST runs but the held orders'
+    own workflows (None if that took longer than the drain limit). `worker_rss_mb_held` and the probe come
+    after that, so they see the orders waiting, not the work of placing them.
+    """
 
     orders: int
     answers: dict[str, int]
     held: int
     seconds_to_hold: float
+    background_drained_s: float | None
     worker_rss_mb_held: float | None
     probe: OrdersPhase
     left_waiting: bool
@@ -301,6 +308,8 @@ def _own_counts(own: EventCounts) -> str:
 
 def _waiting_rows(w: WaitingPhase) -> list[Row]:
     held = f"{w.held} of {w.orders} in {w.seconds_to_hold:.0f} s"
+    if w.background_drained_s is not None:
+        held += f", background work done {w.background_drained_s:.0f} s later"
     got_202 = w.answers.get("202", 0)
     if got_202:
         held += f" ({got_202} answered 202)"

@@ -105,7 +105,7 @@ class BenchRun:
             if cfg.orders:
                 load, load_window = await self._load(client, temporal)
             per_order = await self._per_order(temporal, load or single, load_window)
-            waiting = await self._waiting(client, sandbox) if cfg.waiting else None
+            waiting = await self._waiting(client, sandbox, temporal) if cfg.waiting else None
         rss_run = RunRss(start_mb=self.rss.first_mb, peak_mb=self.rss.run.peak_mb, end_mb=self.rss.sample())
         return BenchReport(
             config=cfg,
@@ -233,28 +233,29 @@ class BenchRun:
             LOAD_POLL_S,
             False,
         )
-        own_workflows = order_workflow_id(f"BENCH-{self.tag}-{letter}")
-        phase.phase.background_drained_s = await self._drain(temporal, began, own_workflows, phase.orders)
+        finished = [p.finished_at for p in phase.orders if p.outcome == "completed" and p.finished_at]
+        if finished:
+            phase.phase.background_drained_s = await self._drain(
+                "load", temporal, began, letter, max(finished)
+            )
         return phase, (began, datetime.now(UTC))
 
     async def _drain(
-        self, temporal: Client, since: datetime, own_workflows: str, orders: list[Placed]
+        self, label: str, temporal: Client, since: datetime, letter: str, after: float
     ) -> float | None:
-        """Seconds from the last completion until nothing started since `since` runs but the orders'
-        own workflows; None if something still runs after DRAIN_LIMIT_S."""
-        finished = [p.finished_at for p in orders if p.outcome == "completed" and p.finished_at is not None]
-        if not finished:
-            return None
+        """Waits until nothing started since `since` runs but the workflows of the orders marked `letter`;
+        seconds from `after` until then, or None if something still runs after DRAIN_LIMIT_S."""
+        own_workflows = order_workflow_id(f"BENCH-{self.tag}-{letter}")
         limit = time.monotonic() + DRAIN_LIMIT_S
         said = 0.0
         while (running := await still_running(temporal, since, own_workflows)) > 0:
             if time.monotonic() > limit:
                 return None
             if time.monotonic() - said >= 5.0:
-                self.say(f"load: {running} executions the orders started are still running")
+                self.say(f"{label}: {running} executions the orders started are still running")
                 said = time.monotonic()
             await asyncio.sleep(DRAIN_POLL_S)
-        return max(0.0, time.monotonic() - max(finished))
+        return max(0.0, time.monotonic() - after)
 
     async def _drive(
         self,
@@ -322,9 +323,14 @@ class BenchRun:
             server_executions_per_order=started / len(phase.orders) if started is not None else None,
         )
 
-    async def _waiting(self, client: OrderClient, sandbox: httpx.AsyncClient) -> WaitingPhase:
+    async def _waiting(
+        self, client: OrderClient, sandbox: httpx.AsyncClient, temporal: Client
+    ) -> WaitingPhase:
+        """Held orders; once the work placing them caused is done, RSS and fresh orders one at a time."""
         cfg = self.config
-        orders = self._orders("W", cfg.waiting, sku_prefix="HOLD")
+        letter = "W"
+        since = datetime.now(UTC)
+        orders = self._orders(letter, cfg.waiting, sku_prefix="HOLD")
         self.say(
             f"waiting: placing {len(orders)} orders to hold before dispatch, {cfg.concurrency} at a time ..."
         )
@@ -344,6 +350,7 @@ class BenchRun:
         expected = {p.order_id for p in orders if p.outcome is None}
         held = await self._wait_held(sandbox, expected, deadline)
         seconds_to_hold = time.monotonic() - began
+        drained = await self._drain("waiting", temporal, since, letter, time.monotonic())
         held_rss = self.rss.sample()
         self.say(f"waiting: {len(held)} orders held at the node; worker RSS {held_rss or 0:.0f} MB")
         probe = await self._single("waiting: fresh order", client, "P")
@@ -352,6 +359,7 @@ class BenchRun:
             answers=dict(Counter(p.answer or "not sent" for p in orders)),
             held=len(held),
             seconds_to_hold=seconds_to_hold,
+            background_drained_s=drained,
             worker_rss_mb_held=held_rss,
             probe=probe.phase,
             left_waiting=True,

@@ -17,7 +17,7 @@ from tools.bench_report import percentile
 
 pytestmark = [pytest.mark.e2e]
 
-ORDERS, CONCURRENCY, SINGLE, BASELINE, WAITING = 24, 4, 3, 20, 4
+ORDERS, CONCURRENCY, SINGLE, BASELINE, WAITING = 20, 4, 3, 20, 4
 COUNT_FIELDS = (
     "history_events",
     "activity_tasks",
@@ -99,6 +99,7 @@ def test_a_small_bench_writes_a_complete_consistent_report(
     assert waiting["orders"] == WAITING and waiting["held"] == WAITING, waiting
     assert sum(waiting["answers"].values()) == WAITING
     assert waiting["worker_rss_mb_held"] > 0
+    assert waiting["background_drained_s"] is not None, table
     _check_phase(waiting["probe"], SINGLE, table)
 
     for row in ("bare Temporal, 6 activities", "load: ratio to bare Temporal", "per order (mean of"):
