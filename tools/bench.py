@@ -80,52 +80,37 @@ def add_bench_command(subparsers: Any) -> None:
         "activities and history events read from Temporal, worker RSS and CPU shares.",
     )
     d = BenchConfig()
-    parser.add_argument(
-        "--orders",
-        type=int,
-        default=d.orders,
-        metavar="N",
-        help=f"orders in the load phase ({d.orders}); 0 skips it",
-    )
-    parser.add_argument(
+    _count(parser, "--orders", d.orders, f"orders in the load phase ({d.orders}); 0 skips it")
+    _count(
+        parser,
         "--concurrency",
-        type=int,
-        default=d.concurrency,
-        metavar="C",
-        help=f"callers at once in the load, baseline and waiting phases ({d.concurrency})",
+        d.concurrency,
+        f"callers at once in the load, baseline and waiting phases ({d.concurrency})",
+        "C",
     )
-    parser.add_argument(
+    _count(
+        parser,
         "--single",
-        type=int,
-        default=d.single,
-        metavar="N",
-        help=f"orders one at a time, before the load and while orders wait ({d.single}); 0 skips them",
+        d.single,
+        f"orders one at a time, before the load and while orders wait ({d.single}); 0 skips them",
     )
-    parser.add_argument(
+    _count(
+        parser,
         "--baseline-workflows",
-        type=int,
-        default=d.baseline_workflows,
-        metavar="N",
-        help=f"workflows per baseline ({d.baseline_workflows}); 0 skips the baseline",
+        d.baseline_workflows,
+        f"workflows per baseline ({d.baseline_workflows}); 0 skips it",
     )
     parser.add_argument(
         "--no-baseline", dest="baseline_workflows", action="store_const", const=0, help="skip the baseline"
     )
     parser.add_argument("--no-load", dest="orders", action="store_const", const=0, help="skip the load phase")
-    parser.add_argument(
+    _count(
+        parser,
         "--waiting",
-        type=int,
-        default=d.waiting,
-        metavar="N",
-        help="also hold N orders before dispatch and measure RSS and accept latency while they wait (0)",
+        d.waiting,
+        "also hold N orders before dispatch; measure RSS and accept latency while they wait",
     )
-    parser.add_argument(
-        "--sample",
-        type=int,
-        default=d.sample,
-        metavar="N",
-        help=f"completed orders whose histories are read ({d.sample})",
-    )
+    _count(parser, "--sample", d.sample, f"completed orders whose histories are read ({d.sample})")
     parser.add_argument("--seed", type=int, default=d.seed, help=f"seed of the orders' contents ({d.seed})")
     parser.add_argument(
         "--dispatch-delay",
@@ -163,6 +148,10 @@ def add_bench_command(subparsers: Any) -> None:
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the report as JSON")
     parser.set_defaults(handler=_bench_command)
+
+
+def _count(parser: argparse.ArgumentParser, flag: str, default: int, help: str, metavar: str = "N") -> None:
+    parser.add_argument(flag, type=int, default=default, metavar=metavar, help=help)
 
 
 def _bench_command(args: argparse.Namespace) -> int:

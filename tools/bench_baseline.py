@@ -10,6 +10,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Self
 
@@ -25,23 +26,25 @@ async def noop() -> None:
     return None
 
 
-@workflow.defn(name="BenchActivitiesWorkflow")
-class ActivitiesWorkflow:
+@dataclass(frozen=True)
+class NoopSteps:
+    steps: int
+    local: bool
+
+
+@workflow.defn(name="BenchNoopWorkflow")
+class NoopWorkflow:
     @workflow.run
-    async def run(self, steps: int) -> None:
-        for _ in range(steps):
-            await workflow.execute_activity(noop, start_to_close_timeout=STEP_TIMEOUT)
+    async def run(self, inp: NoopSteps) -> None:
+        for _ in range(inp.steps):
+            if inp.local:
+                await workflow.execute_local_activity(noop, start_to_close_timeout=STEP_TIMEOUT)
+            else:
+                await workflow.execute_activity(noop, start_to_close_timeout=STEP_TIMEOUT)
 
 
-@workflow.defn(name="BenchLocalActivitiesWorkflow")
-class LocalActivitiesWorkflow:
-    @workflow.run
-    async def run(self, steps: int) -> None:
-        for _ in range(steps):
-            await workflow.execute_local_activity(noop, start_to_close_timeout=STEP_TIMEOUT)
-
-
-KINDS: dict[str, type] = {"activities": ActivitiesWorkflow, "local_activities": LocalActivitiesWorkflow}
+# The baseline's kinds: whether the no-op steps run as local activities.
+KINDS: dict[str, bool] = {"activities": False, "local_activities": True}
 
 
 class BaselineRun:
@@ -58,7 +61,7 @@ class BaselineRun:
         self.worker = Worker(
             self.client,
             task_queue=self.task_queue,
-            workflows=list(KINDS.values()),
+            workflows=[NoopWorkflow],
             activities=[noop],
         )
         self._running = asyncio.create_task(self.worker.run())
@@ -72,7 +75,7 @@ class BaselineRun:
         self, kind: str, workflows: int, concurrency: int, steps: int, progress: Callable[[str], None]
     ) -> tuple[int, int, float]:
         """(completed, failed, seconds from the first start to the last end)."""
-        workflow_class = KINDS[kind]
+        inp = NoopSteps(steps=steps, local=KINDS[kind])
         gate = asyncio.Semaphore(concurrency)
         done = failed = 0
 
@@ -81,8 +84,8 @@ class BaselineRun:
             async with gate:
                 try:
                     await self.client.execute_workflow(
-                        workflow_class.run,  # type: ignore[attr-defined]
-                        steps,
+                        NoopWorkflow.run,
+                        inp,
                         id=f"bench-{self.tag}-{kind}-{uuid.uuid4().hex[:12]}",
                         task_queue=self.task_queue,
                     )
