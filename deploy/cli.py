@@ -6,7 +6,7 @@
     o2c worker | api | sandbox | temporal    one component in the foreground (what containers run)
 
 Subcommands register themselves through ``SUBCOMMANDS``: a later one (``o2c db upgrade``,
-``o2c chaos``) is a function that adds its parser and sets ``handler``, appended to that tuple.
+``o2c chaos``, ``o2c bench``) is a function that adds its parser and sets ``handler``, appended to that tuple.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from canonical.settings import Settings
 from deploy.chaos import add_chaos_command
 from deploy.db_cli import add_db_command
 from deploy.processes import StackError
+from tools.bench import add_bench_command
 
 if TYPE_CHECKING:
     from deploy.stack import LocalStack
@@ -317,6 +318,7 @@ SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (  # typ
     _add_temporal,
     add_db_command,
     add_chaos_command,
+    add_bench_command,
 )
 
 
