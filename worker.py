@@ -18,7 +18,6 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import reconciliation, store_access, vendor_http
-from activities import webhooks as outbound_webhooks
 from activities.erp import ErpActivities
 from activities.events import EventActivities
 from activities.fulfillment import FulfillmentActivities
@@ -28,6 +27,7 @@ from activities.loyalty import LoyaltyActivities
 from activities.payments import PaymentActivities
 from activities.store_executor import StoreExecutor
 from activities.vendor_http import VendorClient
+from activities.webhooks import DeliveryLoop, WebhookSender
 from canonical.settings import Settings, get_settings
 from deploy.log_config import configure_logging
 from store import migrate
@@ -70,14 +70,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         await ensure_reconciliation_schedule(client, settings)
     except Exception as exc:  # noqa: BLE001 - orders must flow even without the schedule; say so loudly
         log.error("reconciliation.schedule_failed", error_type=type(exc).__name__, error=str(exc))
-    outbound_webhooks.configure(settings)
     vendor_http.configure(settings)
     activities = activities_of(
         LoyaltyActivities(http), PaymentActivities(http), InventoryActivities(http), FulfillmentActivities(http),
         ErpActivities(http, store), EventActivities(store),
     )
-    activities += reconciliation.ACTIVITIES + [outbound_webhooks.record_event_deliveries,
-                                               outbound_webhooks.attempt_webhook_delivery]
+    activities += reconciliation.ACTIVITIES
+    sender = WebhookSender(settings, store)
+    deliveries = DeliveryLoop(sender, store, lease_s=settings.webhook_delivery_timeout_s + 30)
     worker = Worker(
         client,
         task_queue=settings.task_queue,
@@ -91,10 +91,12 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     )
     log.info("worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address)
     async with worker:
+        loop = asyncio.create_task(deliveries.run(stop))
         await stop.wait()
         log.info("worker.stopping")
+        await loop
     await http.aclose()
-    await outbound_webhooks.close()
+    await sender.aclose()
     await vendor_http.close()
     store.close()
     store_access.close()

@@ -1,100 +1,54 @@
-"""Outbound webhooks: record an event's deliveries, and make one signed delivery attempt.
+"""Outbound webhooks: the outbox's send side, run by every worker process.
 
-Each attempt signs the exact bytes it sends per Standard Webhooks (HMAC-SHA256 over
-`{webhook-id}.{webhook-timestamp}.{body}`, keyed with the endpoint's secret, and during a rotation's
-grace period with its previous secret too: the header then carries both signatures); the webhook-id is
-the event id, stable across attempts, so receivers dedupe by it; the timestamp is the attempt's own.
+Orders write their events and one delivery per subscribed endpoint into the store (activities/events.py).
+`DeliveryLoop` drains the due deliveries: it claims them in the store (a conditional update, so of
+several workers only one attempts a delivery), and `WebhookSender` makes each attempt. Each attempt
+signs the exact bytes it sends per Standard Webhooks (HMAC-SHA256 over `{webhook-id}.{webhook-timestamp}.
+{body}`, keyed with the endpoint's secret, and during a rotation's grace period with its previous secret
+too); the webhook-id is the event id, stable across attempts, so receivers dedupe by it.
 
-The destination is checked before every attempt (canonical/outbound_urls.py, the policy may have
-changed since registration) and again on the address actually connected to
-(activities/guarded_network.py); the POST itself has one deadline and keeps at most 1 KiB of the answer
-(activities/bounded_post.py). An unsuccessful answer is not an activity failure: its error category is
-recorded and the delivery workflow decides, by its schedule, when to try again; a refused destination
-fails the delivery at once. Only store trouble raises (and is retried by Temporal), so an attempt's
-outcome is always written down.
+Everything that must survive a restart is in the store: the retry schedule's position (`run_attempts`)
+and the next attempt's time, so the Standard Webhooks schedule (O2C_WEBHOOK_RETRY_SCHEDULE_S) goes on
+across worker kills. A receiver gets an order's events in order; 410 disables its endpoint; a delivery
+whose schedule is used up is kept failed with its last answer, for a manual retry (a fresh run).
+
+The destination is checked before every attempt (canonical/outbound_urls.py) and again on the address
+actually connected to (activities/guarded_network.py); the POST has one deadline and keeps at most 1 KiB
+of the answer (activities/bounded_post.py). Each endpoint has a few attempts in flight at most, so
+receivers that hang cannot take every sender from the others.
 """
 
+import asyncio
+import contextlib
 import json
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
-from temporalio import activity
 
-from activities import store_access
 from activities.bounded_post import PostOutcome, post_bounded
 from activities.guarded_network import guarded_pool
-from canonical.events import BusinessEvent
+from activities.store_executor import StoreExecutor
 from canonical.outbound_urls import DestinationPolicy
-from canonical.settings import Settings, get_settings
-from canonical.webhooks import (
-    ATTEMPT_DELIVERY_ACTIVITY,
-    RECORD_EVENT_ACTIVITY,
-    RESPONSE_KEEP_BYTES,
-    AttemptDelivery,
-    AttemptOutcome,
-    EventDeliveries,
-    PendingDelivery,
-)
+from canonical.settings import Settings
+from canonical.webhooks import RESPONSE_KEEP_BYTES
 from store.models import WebhookEndpoint
 from store.secret_box import SecretBox
-from store.webhooks import WebhookRepository
+from store.webhooks import Claim, WebhookRepository
 
 log = structlog.get_logger("o2c.webhooks")
 
 USER_AGENT = "o2c-webhooks/1"
-
-
-class _Outbound:
-    """What every attempt shares: the settings, the destination policy, the secrets' keys, the pool."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.policy = DestinationPolicy.from_settings(settings)
-        self.box = SecretBox(settings.webhook_secret_keys)
-        # Redirects are never followed (httpcore does not): a receiver answers where it was registered.
-        self.pool = guarded_pool(self.policy)
-
-
-_outbound: _Outbound | None = None
-
-
-def configure(settings: Settings) -> None:
-    """Called once by the worker."""
-    global _outbound
-    _outbound = _Outbound(settings)
-
-
-async def close() -> None:
-    global _outbound
-    if _outbound is not None:
-        await _outbound.pool.aclose()
-        _outbound = None
-
-
-def _require() -> _Outbound:
-    if _outbound is None:
-        configure(get_settings())
-    assert _outbound is not None
-    return _outbound
+PER_ENDPOINT_IN_FLIGHT = 4
+"""Attempts one endpoint may have in flight: a hanging receiver holds at most this many senders."""
+IN_FLIGHT = 64
+POLL_S = 0.25
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-@activity.defn(name=RECORD_EVENT_ACTIVITY)
-async def record_event_deliveries(event: BusinessEvent) -> EventDeliveries:
-    """The event, once, and one delivery per active endpoint subscribed to its type (idempotent)."""
-    settings = _require().settings
-    at = _now()
-    rows = await store_access.write(lambda session: [
-        PendingDelivery(delivery_id=r.delivery_id, endpoint_id=r.endpoint_id, status=r.status)  # type: ignore[arg-type]
-        for r in WebhookRepository(session).record_event(event, at)
-    ])
-    return EventDeliveries(deliveries=rows, schedule_s=list(settings.webhook_retry_schedule_s),
-                           attempt_timeout_s=settings.webhook_delivery_timeout_s)
 
 
 class _Target:
@@ -111,28 +65,6 @@ def signing_secrets(box: SecretBox, endpoint: WebhookEndpoint, at: datetime) -> 
     return secrets
 
 
-def _load(session: Session, inp: AttemptDelivery, box: SecretBox) -> _Target | AttemptOutcome:
-    repo = WebhookRepository(session)
-    delivery = repo.delivery(inp.delivery_id)
-    if delivery is None:
-        return AttemptOutcome(outcome="stopped", detail="the delivery or its endpoint was deleted")
-    if delivery.status == "delivered":
-        return AttemptOutcome(outcome="delivered", status_code=delivery.last_status_code, detail="already delivered")
-    if delivery.runs != inp.run:
-        return AttemptOutcome(outcome="stopped", detail=f"superseded by run {delivery.runs}")
-    if delivery.status == "failed":
-        return AttemptOutcome(outcome="stopped", error=delivery.last_error, detail="the delivery was failed meanwhile")
-    endpoint = repo.endpoint(delivery.endpoint_id)
-    if endpoint is None:
-        return AttemptOutcome(outcome="stopped", detail="the endpoint was deleted")
-    if endpoint.status != "active":
-        reason = f"endpoint disabled: {endpoint.disabled_reason or 'no reason given'}"
-        return AttemptOutcome(outcome="endpoint_disabled", error=reason)
-    # Compact, and the same bytes are signed and sent.
-    body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False)
-    return _Target(endpoint.url, signing_secrets(box, endpoint, _now()), delivery.event_id, body)
-
-
 def signed_headers(secrets: list[str], event_id: str, body: str, at: datetime) -> dict[str, str]:
     """Standard Webhooks headers; several secrets give several space-separated signatures."""
     return {
@@ -144,59 +76,130 @@ def signed_headers(secrets: list[str], event_id: str, body: str, at: datetime) -
     }
 
 
-async def _send(outbound: _Outbound, target: _Target) -> PostOutcome:
-    if outbound.policy.url_refusal(target.url) is not None:
-        return PostOutcome(None, b"", "destination_refused")
-    headers = signed_headers(target.secrets, target.event_id, target.body, _now())
-    return await post_bounded(outbound.pool, target.url, target.body.encode(), headers,
-                              deadline_s=outbound.settings.webhook_delivery_timeout_s,
-                              keep_bytes=RESPONSE_KEEP_BYTES)
+class WebhookSender:
+    """One attempt of one claimed delivery, and its outcome written down."""
 
+    def __init__(self, settings: Settings, store: StoreExecutor) -> None:
+        self._settings = settings
+        self._store = store
+        self._policy = DestinationPolicy.from_settings(settings)
+        self._box = SecretBox(settings.webhook_secret_keys)
+        # Redirects are never followed (httpcore does not): a receiver answers where it was registered.
+        self._pool = guarded_pool(self._policy)
+        self._schedule = list(settings.webhook_retry_schedule_s)
 
-@activity.defn(name=ATTEMPT_DELIVERY_ACTIVITY)
-async def attempt_webhook_delivery(inp: AttemptDelivery) -> AttemptOutcome:
-    outbound = _require()
-    target = await store_access.read(lambda session: _load(session, inp, outbound.box))
-    if isinstance(target, AttemptOutcome):
-        if target.outcome == "endpoint_disabled":
-            reason = target.error or "endpoint disabled"
-            await store_access.write(lambda session: WebhookRepository(session).fail(inp.delivery_id, reason, _now()))
-        return target
-    bound = log.bind(delivery_id=inp.delivery_id, event_id=target.event_id, run=inp.run, attempt=inp.attempt)
-    sent = await _send(outbound, target)
-    status_code, error = sent.status_code, sent.error
-    response_text = sent.text if status_code is not None else None
-    done = _now()
+    async def aclose(self) -> None:
+        await self._pool.aclose()
 
-    if error is None:
-        await store_access.write(lambda session: WebhookRepository(session).record_attempt(
-            inp.delivery_id, status="delivered", status_code=status_code, response=response_text, error=None,
-            at=done, next_attempt_at=None))
-        bound.info("webhook.delivered", status=status_code)
-        return AttemptOutcome(outcome="delivered", status_code=status_code)
+    def next_delay(self, attempt: int) -> float | None:
+        """Delay after the run's `attempt`-th attempt (1-based); None once the schedule is used up."""
+        return self._schedule[attempt] if attempt < len(self._schedule) else None
 
-    if status_code == 410:
-        # Gone: the receiver asks never to be called again (Standard Webhooks). Disable the endpoint and
-        # give up its pending deliveries; an admin registers it again if that was a mistake.
-        reason = f"receiver answered 410 Gone at {done.isoformat()}"
+    async def attempt(self, claim: Claim) -> None:
+        target = await self._store.read(lambda session: self._load(session, claim))
+        if target is None:
+            return
+        attempt = claim.run_attempts + 1
+        bound = log.bind(delivery_id=claim.delivery_id, event_id=target.event_id, run=claim.run, attempt=attempt)
+        sent = await self._send(target)
+        done = _now()
+        if sent.error is None:
+            await self._record(claim, sent, "delivered", done, None)
+            bound.info("webhook.delivered", status=sent.status_code)
+        elif sent.status_code == 410:
+            await self._gone(claim, sent, done)
+            bound.warning("webhook.endpoint_gone")
+        else:
+            # A refused destination stays refused: retrying would only knock on the same door.
+            delay = None if sent.error == "destination_refused" else self.next_delay(attempt)
+            next_at = None if delay is None else done + timedelta(seconds=delay)
+            await self._record(claim, sent, "failed" if next_at is None else "pending", done, next_at)
+            bound.warning("webhook.attempt_failed", status=sent.status_code, error=sent.error, final=next_at is None)
+
+    def _load(self, session: Session, claim: Claim) -> _Target | None:
+        """What to send; None (with the delivery failed) if its endpoint was disabled or deleted meanwhile."""
+        repo = WebhookRepository(session)
+        delivery = repo.delivery(claim.delivery_id)
+        if delivery is None or delivery.status != "pending" or delivery.runs != claim.run:
+            return None
+        endpoint = repo.endpoint(delivery.endpoint_id)
+        if endpoint is None or endpoint.status != "active":
+            reason = f"endpoint disabled: {endpoint.disabled_reason or 'no reason given'}" if endpoint else "deleted"
+            repo.fail(claim.delivery_id, reason, _now())
+            return None
+        # Compact, and the same bytes are signed and sent.
+        body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False)
+        return _Target(endpoint.url, signing_secrets(self._box, endpoint, _now()), delivery.event_id, body)
+
+    async def _send(self, target: _Target) -> PostOutcome:
+        if self._policy.url_refusal(target.url) is not None:
+            return PostOutcome(None, b"", "destination_refused")
+        headers = signed_headers(target.secrets, target.event_id, target.body, _now())
+        return await post_bounded(self._pool, target.url, target.body.encode(), headers,
+                                  deadline_s=self._settings.webhook_delivery_timeout_s, keep_bytes=RESPONSE_KEEP_BYTES)
+
+    async def _record(self, claim: Claim, sent: PostOutcome, status: str, at: datetime,
+                      next_at: datetime | None) -> None:
+        response = sent.text if sent.status_code is not None else None
+        await self._store.write(lambda session: WebhookRepository(session).record_attempt(
+            claim.delivery_id, status=status, status_code=sent.status_code, response=response,  # type: ignore[arg-type]
+            error=sent.error, at=at, next_attempt_at=next_at))
+
+    async def _gone(self, claim: Claim, sent: PostOutcome, at: datetime) -> None:
+        """410 Gone: the receiver asks never to be called again (Standard Webhooks). Disable the endpoint
+        and give up its pending deliveries; an admin registers it again if that was a mistake."""
+        reason = f"receiver answered 410 Gone at {at.isoformat()}"
 
         def gone(session: Session) -> None:
             repo = WebhookRepository(session)
-            repo.record_attempt(inp.delivery_id, status="failed", status_code=410, response=response_text,
-                                error=error, at=done, next_attempt_at=None)
-            delivery = repo.delivery(inp.delivery_id)
-            if delivery is not None:
-                repo.disable_endpoint(delivery.endpoint_id, reason, done)
+            repo.record_attempt(claim.delivery_id, status="failed", status_code=410, response=sent.text,
+                                error=sent.error, at=at, next_attempt_at=None)
+            repo.disable_endpoint(claim.endpoint_id, reason, at)
 
-        await store_access.write(gone)
-        bound.warning("webhook.endpoint_gone")
-        return AttemptOutcome(outcome="endpoint_disabled", status_code=410, error=error)
+        await self._store.write(gone)
 
-    # A refused destination stays refused: retrying would only knock on the same door.
-    final = inp.next_delay_s is None or error == "destination_refused"
-    next_at = None if final else done + timedelta(seconds=inp.next_delay_s or 0.0)
-    await store_access.write(lambda session: WebhookRepository(session).record_attempt(
-        inp.delivery_id, status="failed" if final else "pending", status_code=status_code, response=response_text,
-        error=error, at=done, next_attempt_at=next_at))
-    bound.warning("webhook.attempt_failed", status=status_code, error=error, final=final)
-    return AttemptOutcome(outcome="failed" if final else "retry", status_code=status_code, error=error)
+
+class DeliveryLoop:
+    """Claims due deliveries and attempts them, a few per endpoint at a time, until told to stop."""
+
+    def __init__(self, sender: WebhookSender, store: StoreExecutor, lease_s: float) -> None:
+        self._sender = sender
+        self._store = store
+        self._lease = timedelta(seconds=lease_s)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._per_endpoint: dict[str, int] = defaultdict(int)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            claimed = 0
+            try:
+                claimed = await self._claim_and_start()
+            except Exception as exc:  # noqa: BLE001 - the store blinked: the schedule is in the store, try again
+                log.warning("webhook.loop_store_error", error_type=type(exc).__name__)
+            if claimed == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), POLL_S)
+        if self._in_flight:
+            await asyncio.wait(self._in_flight)
+
+    async def _claim_and_start(self) -> int:
+        room = IN_FLIGHT - len(self._in_flight)
+        if room <= 0:
+            return 0
+        now = _now()
+        claims = await self._store.write(lambda session: WebhookRepository(session).claim_due(
+            now, now + self._lease, room, lambda endpoint_id: PER_ENDPOINT_IN_FLIGHT - self._per_endpoint[endpoint_id]))
+        for claim in claims:
+            self._per_endpoint[claim.endpoint_id] += 1
+            task = asyncio.create_task(self._attempt(claim))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        return len(claims)
+
+    async def _attempt(self, claim: Claim) -> None:
+        try:
+            await self._sender.attempt(claim)
+        except Exception as exc:  # noqa: BLE001 - the lease makes it due again; nothing is lost
+            log.warning("webhook.attempt_error", delivery_id=claim.delivery_id, error_type=type(exc).__name__)
+        finally:
+            self._per_endpoint[claim.endpoint_id] -= 1

@@ -29,16 +29,14 @@ from api.auth import Principal, require_scope
 from api.cursors import IdCursor
 from api.problems import Problem, ProblemError, ValidationProblem, validation_problem
 from api.store_access import store
-from api.temporal_gateway import temporal_client
 from canonical.events import EventType
 from canonical.outbound_urls import DEFAULT_PORTS, DestinationPolicy
 from canonical.settings import Settings
-from canonical.webhooks import DeliverWebhook, DeliveryStatus, EndpointStatus, delivery_workflow_id
+from canonical.webhooks import DeliveryStatus, EndpointStatus
 from store.engine import Store
 from store.models import WebhookDelivery, WebhookEndpoint
 from store.secret_box import SecretBox
 from store.webhooks import WebhookRepository
-from workflows.events import DeliverWebhookWorkflow
 
 log = structlog.get_logger("o2c.api")
 
@@ -159,7 +157,6 @@ class RetryAccepted(BaseModel):
     delivery_id: str
     status: DeliveryStatus
     run: int
-    workflow_id: str
 
 
 # ---- helpers ---------------------------------------------------------------------------------
@@ -295,7 +292,6 @@ async def retry_delivery(
     endpoint_id: EndpointId,
     delivery_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$")],
 ) -> RetryAccepted:
-    settings: Settings = request.app.state.settings
     s: Store = store(request)
 
     def claim() -> int:
@@ -319,22 +315,6 @@ async def retry_delivery(
             return run
 
     run = await asyncio.to_thread(claim)
-    workflow_id = delivery_workflow_id(delivery_id, run)
-    try:
-        client = await temporal_client(request)
-        await client.start_workflow(
-            DeliverWebhookWorkflow.run,
-            DeliverWebhook(delivery_id=delivery_id, run=run, schedule_s=list(settings.webhook_retry_schedule_s),
-                           attempt_timeout_s=settings.webhook_delivery_timeout_s),
-            id=workflow_id, task_queue=settings.task_queue, static_summary=f"manual retry {run - 1} of {delivery_id}",
-        )
-    except BaseException:
-        # Nothing will deliver it: put it back to failed, so it can be retried again.
-        def unclaim() -> None:
-            with s.writing() as session:
-                WebhookRepository(session).fail(delivery_id, "the manual retry could not be started", datetime.now(UTC))
-
-        await asyncio.to_thread(unclaim)
-        raise
-    log.info("webhook_delivery.retry_started", delivery_id=delivery_id, run=run, workflow_id=workflow_id)
-    return RetryAccepted(delivery_id=delivery_id, status="pending", run=run, workflow_id=workflow_id)
+    # The workers' delivery loop picks it up at once: the schedule starts again from its first attempt.
+    log.info("webhook_delivery.retry_started", delivery_id=delivery_id, run=run)
+    return RetryAccepted(delivery_id=delivery_id, status="pending", run=run)

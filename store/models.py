@@ -229,6 +229,8 @@ class WebhookDelivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     runs: Mapped[int] = mapped_column(Integer, default=1)
     """Delivery runs started: 1 for the automatic schedule, one more per manual retry."""
+    run_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Attempts made in the current run: where the delivery stands in the retry schedule."""
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_response: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -244,6 +246,7 @@ class WebhookDelivery(Base):
         Index("ix_webhook_deliveries_endpoint_status", "endpoint_id", "status", "id"),
         Index("ix_webhook_deliveries_event_id", "event_id"),
         Index("ix_webhook_deliveries_order_id", "order_id", "id"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     )
 
 

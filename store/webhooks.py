@@ -6,17 +6,28 @@ concurrent or repeated writes converge on PostgreSQL and SQLite alike. `delivere
 late write of a stale attempt never turns a delivered row back.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from canonical.events import BusinessEvent
 from canonical.webhooks import DeliveryStatus, delivery_id, webhook_payload
 from store.engine import insert_for
 from store.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A due delivery this worker now holds: which run it is in and how many attempts that run made."""
+
+    delivery_id: str
+    endpoint_id: str
+    run: int
+    run_attempts: int
 
 
 class WebhookRepository:
@@ -116,7 +127,8 @@ class WebhookRepository:
                        next_attempt_at: datetime | None) -> bool:
         """One attempt's outcome; False if the row is gone or already delivered (nothing changed)."""
         values: dict[str, Any] = {
-            "status": status, "attempts": WebhookDelivery.attempts + 1, "last_status_code": status_code,
+            "status": status, "attempts": WebhookDelivery.attempts + 1,
+            "run_attempts": WebhookDelivery.run_attempts + 1, "last_status_code": status_code,
             "last_response": response, "last_error": error, "last_attempt_at": at,
             "next_attempt_at": next_attempt_at if status == "pending" else None, "updated_at": at,
         }
@@ -128,6 +140,43 @@ class WebhookRepository:
             .values(**values)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def claim_due(self, now: datetime, lease_until: datetime, limit: int,
+                  room: Callable[[str], int] = lambda endpoint_id: 1 << 30) -> list[Claim]:
+        """Deliveries due now, oldest first, at most one per (endpoint, order) and only once every earlier
+        pending delivery of that order to that endpoint is done, so each receiver gets an order's events
+        in order; no more per endpoint than `room(endpoint_id)`. Each is claimed by moving its next attempt
+        to `lease_until`, one conditional UPDATE per row: of several workers only one claims a row, and a
+        worker that dies mid-attempt leaves it due again when the lease ends."""
+        earlier = aliased(WebhookDelivery)
+        blocked = (
+            select(earlier.id)
+            .where(earlier.endpoint_id == WebhookDelivery.endpoint_id, earlier.order_id == WebhookDelivery.order_id,
+                   earlier.status == "pending", earlier.id < WebhookDelivery.id)
+            .exists()
+        )
+        due = self.session.execute(
+            select(WebhookDelivery.delivery_id, WebhookDelivery.endpoint_id, WebhookDelivery.runs,
+                   WebhookDelivery.run_attempts)
+            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now, ~blocked)
+            .order_by(WebhookDelivery.id)
+            .limit(limit * 4)
+        ).all()
+        claimed: list[Claim] = []
+        for row in due:
+            if sum(c.endpoint_id == row.endpoint_id for c in claimed) >= room(row.endpoint_id):
+                continue
+            result = self.session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.delivery_id == row.delivery_id, WebhookDelivery.status == "pending",
+                       WebhookDelivery.next_attempt_at <= now)
+                .values(next_attempt_at=lease_until)
+            )
+            if result.rowcount:  # type: ignore[attr-defined]
+                claimed.append(Claim(row.delivery_id, row.endpoint_id, row.runs, row.run_attempts))
+            if len(claimed) == limit:
+                break
+        return claimed
 
     def fail(self, delivery_id: str, reason: str, at: datetime) -> bool:
         """Give up on a pending delivery without an attempt (e.g. its endpoint was disabled meanwhile)."""
@@ -144,7 +193,7 @@ class WebhookRepository:
         result = self.session.execute(
             update(WebhookDelivery)
             .where(WebhookDelivery.delivery_id == delivery_id, WebhookDelivery.status == "failed")
-            .values(status="pending", runs=WebhookDelivery.runs + 1, next_attempt_at=at, updated_at=at)
+            .values(status="pending", runs=WebhookDelivery.runs + 1, run_attempts=0, next_attempt_at=at, updated_at=at)
         )
         if not result.rowcount:  # type: ignore[attr-defined]
             return None

@@ -1,6 +1,6 @@
 """/v1/webhook-endpoints over the real app and a real (SQLite) store: scope, validation, the secret
-shown once, listing, deletion, deliveries and the manual retry (which starts a delivery run in
-Temporal; a recording stand-in here, the real thing in tests/e2e/test_outbound_webhooks.py)."""
+shown once, listing, deletion, deliveries and the manual retry (a fresh run in the store, which the
+workers' delivery loop picks up: tests/e2e/test_outbound_webhooks.py). No route touches Temporal."""
 
 import base64
 from collections.abc import AsyncIterator, Callable
@@ -12,7 +12,6 @@ import pytest
 
 from canonical.events import BusinessEvent
 from canonical.settings import Settings
-from canonical.webhooks import DeliverWebhook
 from store.engine import Store
 from store.webhooks import WebhookRepository
 
@@ -20,19 +19,6 @@ from .conftest import COMMERCE, FINANCE, PRODUCTION, NoTemporal, assert_problem,
 
 ADMIN = {"Authorization": "Bearer admin-dev-key"}
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
-
-
-class StartRecorder:
-    """Records start_workflow calls; everything else is refused like NoTemporal."""
-
-    def __init__(self, fail: BaseException | None = None) -> None:
-        self.started: list[tuple[Any, Any, dict[str, Any]]] = []
-        self.fail = fail
-
-    async def start_workflow(self, workflow: Any, arg: Any, **kwargs: Any) -> None:
-        if self.fail is not None:
-            raise self.fail
-        self.started.append((workflow, arg, kwargs))
 
 
 @pytest.fixture
@@ -137,57 +123,36 @@ async def test_deliveries_by_status_with_pages(http: httpx.AsyncClient, store: S
     assert_problem(await http.get(url, headers=ADMIN, params={"cursor": "bm9wZQ"}), 422, "validation-error")
 
 
-async def test_retry_starts_a_fresh_delivery_run(make_http: Callable[..., httpx.AsyncClient], store: Store,
-                                                  settings: Settings) -> None:
-    temporal = StartRecorder()
-    async with make_http(temporal) as http:
-        created = await create(http)
-        delivery_id = failed_delivery(store, created["id"])
-        url = f"/v1/webhook-endpoints/{created['id']}/deliveries/{delivery_id}/retry"
-        response = await http.post(url, headers=ADMIN)
-        assert response.status_code == 202, response.text
-        assert response.json() == {"delivery_id": delivery_id, "status": "pending", "run": 2,
-                                   "workflow_id": f"webhook-{delivery_id}-2"}
-        [(_, arg, kwargs)] = temporal.started
-        assert arg == DeliverWebhook(delivery_id=delivery_id, run=2, schedule_s=settings.webhook_retry_schedule_s,
-                                     attempt_timeout_s=settings.webhook_delivery_timeout_s)
-        assert (kwargs["id"], kwargs["task_queue"]) == (f"webhook-{delivery_id}-2", settings.task_queue)
-        # It is pending now: a second retry is refused until this run has failed too.
-        assert_problem(await http.post(url, headers=ADMIN), 409, "delivery-not-failed")
-        assert_problem(await http.post(f"/v1/webhook-endpoints/{created['id']}/deliveries/dlv_nope/retry",
-                                       headers=ADMIN), 404, "not-found")
-        other = await create(http, "https://other.test/h")
-        assert_problem(await http.post(f"/v1/webhook-endpoints/{other['id']}/deliveries/{delivery_id}/retry",
-                                       headers=ADMIN), 404, "not-found")
-    assert len(temporal.started) == 1
-
-
-async def test_retry_of_a_disabled_endpoint_is_refused(make_http: Callable[..., httpx.AsyncClient],
-                                                       store: Store) -> None:
-    temporal = StartRecorder()
-    async with make_http(temporal) as http:
-        created = await create(http)
-        delivery_id = failed_delivery(store, created["id"])
-        with store.writing() as session:
-            WebhookRepository(session).disable_endpoint(created["id"], "receiver answered 410 Gone", T0)
-        listed = (await http.get("/v1/webhook-endpoints", headers=ADMIN)).json()["items"]
-        assert (listed[0]["status"], listed[0]["disabled_reason"]) == ("disabled", "receiver answered 410 Gone")
-        assert_problem(await http.post(f"/v1/webhook-endpoints/{created['id']}/deliveries/{delivery_id}/retry",
-                                       headers=ADMIN), 409, "endpoint-disabled")
-    assert temporal.started == []
-
-
-async def test_a_retry_that_cannot_start_leaves_the_delivery_failed(make_http: Callable[..., httpx.AsyncClient],
-                                                                    store: Store) -> None:
-    async with make_http(StartRecorder(fail=RuntimeError("temporal down"))) as http:
-        created = await create(http)
-        delivery_id = failed_delivery(store, created["id"])
-        response = await http.post(f"/v1/webhook-endpoints/{created['id']}/deliveries/{delivery_id}/retry",
-                                   headers=ADMIN)
-        assert response.status_code == 500
+async def test_retry_starts_a_fresh_delivery_run(http: httpx.AsyncClient, store: Store) -> None:
+    created = await create(http)
+    delivery_id = failed_delivery(store, created["id"])
+    url = f"/v1/webhook-endpoints/{created['id']}/deliveries/{delivery_id}/retry"
+    response = await http.post(url, headers=ADMIN)
+    assert response.status_code == 202, response.text
+    assert response.json() == {"delivery_id": delivery_id, "status": "pending", "run": 2}
     with store.reading() as session:
         row = WebhookRepository(session).delivery(delivery_id)
-    assert row is not None and (row.status, row.last_error) == ("failed", "the manual retry could not be started")
+    # Due at once, from the start of the retry schedule.
+    assert row is not None and (row.status, row.runs, row.run_attempts) == ("pending", 2, 0)
+    assert row.next_attempt_at is not None and row.next_attempt_at <= datetime.now(UTC)
+    # It is pending now: a second retry is refused until this run has failed too.
+    assert_problem(await http.post(url, headers=ADMIN), 409, "delivery-not-failed")
+    assert_problem(await http.post(f"/v1/webhook-endpoints/{created['id']}/deliveries/dlv_nope/retry",
+                                   headers=ADMIN), 404, "not-found")
+    other = await create(http, "https://other.test/h")
+    assert_problem(await http.post(f"/v1/webhook-endpoints/{other['id']}/deliveries/{delivery_id}/retry",
+                                   headers=ADMIN), 404, "not-found")
+
+
+async def test_retry_of_a_disabled_endpoint_is_refused(http: httpx.AsyncClient, store: Store) -> None:
+    created = await create(http)
+    delivery_id = failed_delivery(store, created["id"])
+    with store.writing() as session:
+        WebhookRepository(session).disable_endpoint(created["id"], "receiver answered 410 Gone", T0)
+    listed = (await http.get("/v1/webhook-endpoints", headers=ADMIN)).json()["items"]
+    assert (listed[0]["status"], listed[0]["disabled_reason"]) == ("disabled", "receiver answered 410 Gone")
+    assert_problem(await http.post(f"/v1/webhook-endpoints/{created['id']}/deliveries/{delivery_id}/retry",
+                                   headers=ADMIN), 409, "endpoint-disabled")
 
 
 # ---- SSRF: endpoints that point inside are refused at registration (issue 10) --------------------

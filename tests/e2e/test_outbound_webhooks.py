@@ -4,12 +4,12 @@ once when it is back; 410 disables the endpoint; an exhausted delivery is kept a
 answer and a manual retry delivers it; and no endpoint, however dead, slows an order down.
 
 The stack runs the retry schedule in seconds (e2e_support.TEST_ENV: attempts at 0, 0.5, 1.5, 3.5 and
-7.5 s). Every test deletes the endpoints it made, so other tests' orders are not delivered to them.
+7.5 s); no test asserts a duration. Every test deletes the endpoints it made, so other tests' orders are
+not delivered to them.
 """
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -26,6 +26,7 @@ from webhook_support import (
     endpoint_view,
     marketing_endpoint,
     marketing_events,
+    marketing_ledger,
     wait_deliveries,
 )
 
@@ -62,21 +63,20 @@ async def receiver() -> AsyncIterator[Receiver]:
     await r.stop()
 
 
-async def completed_order(stack: Stack, **kwargs: Any) -> tuple[str, float]:
-    """Place a happy order, wait until it completes; its id and how long that took."""
+async def completed_order(stack: Stack, **kwargs: Any) -> str:
+    """Place a happy order, wait until it completes; its id."""
     body = order(**kwargs)
-    started = time.monotonic()
     response = await stack.place(body)
     assert response.status_code == 201, response.text
     await stack.wait_status(body["order_id"], "completed")
-    return body["order_id"], time.monotonic() - started
+    return str(body["order_id"])
 
 
 async def test_events_are_signed_per_endpoint_and_delivered_once(stack: Stack, endpoints: Endpoints,
                                                                  receiver: Receiver) -> None:
     marketing = await endpoints()
     mine = await endpoints(receiver.url)
-    order_id, _ = await completed_order(stack)
+    order_id = await completed_order(stack)
 
     delivered = await wait_deliveries(stack, mine["id"], order_id, all_delivered(ORDER_EVENTS))
     assert all(d["attempts"] == 1 and d["last_status_code"] == 200 for d in delivered)
@@ -116,20 +116,24 @@ async def test_a_receiver_down_for_a_while_gets_each_event_once_when_back(stack:
     # that follow must not record anything twice.
     (await stack.sandbox.put("/_sandbox/faults/marketing", json={"after_effect_error_rate": 1.0})).raise_for_status()
     await stack.wait_status(order_id, "completed")
-    deadline = time.monotonic() + 15
-    while len(await marketing_events(stack, order_id)) < len(ORDER_EVENTS) and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
+    await wait_deliveries(stack, marketing["id"], order_id,
+                          lambda items: any(d["attempts"] >= 3 and d["last_status_code"] == 500 for d in items))
     (await stack.sandbox.delete("/_sandbox/faults")).raise_for_status()
 
     delivered = await wait_deliveries(stack, marketing["id"], order_id, all_delivered(ORDER_EVENTS))
-    assert all(d["attempts"] >= 2 for d in delivered)
+    first = next(d for d in delivered if d["event_type"] == "order.accepted")
+    assert first["attempts"] >= 3
     assert await marketing_events(stack, order_id) == {d["event_id"]: 1 for d in delivered}
+    # One receiver gets an order's events in the order they happened, even across retries.
+    recorded = [e["idempotency_key"] for e in await marketing_ledger(stack, order_id)]
+    emitted = [d["event_id"] for d in delivered]  # listed in the order the order emitted them
+    assert list(dict.fromkeys(recorded)) == emitted
 
 
 async def test_410_disables_the_endpoint(stack: Stack, endpoints: Endpoints, receiver: Receiver) -> None:
     receiver.status, receiver.answer = 410, b'{"error":"unsubscribed"}'
     gone = await endpoints(receiver.url, ["order.accepted", "order.completed"])
-    order_id, _ = await completed_order(stack)
+    order_id = await completed_order(stack)
 
     [first, *rest] = await wait_deliveries(
         stack, gone["id"], order_id, lambda items: bool(items) and all(d["status"] == "failed" for d in items))
@@ -149,7 +153,7 @@ async def test_an_exhausted_delivery_is_kept_failed_and_a_manual_retry_delivers_
                                                                                    endpoints: Endpoints) -> None:
     marketing = await endpoints(None, ["order.completed"])
     (await stack.sandbox.put("/_sandbox/faults/marketing", json={"outage": True})).raise_for_status()
-    order_id, _ = await completed_order(stack)
+    order_id = await completed_order(stack)
 
     [failed] = await wait_deliveries(stack, marketing["id"], order_id,
                                      lambda items: len(items) == 1 and items[0]["status"] == "failed", timeout=30)
@@ -163,7 +167,6 @@ async def test_an_exhausted_delivery_is_kept_failed_and_a_manual_retry_delivers_
     retry = await stack.api.post(
         f"/v1/webhook-endpoints/{marketing['id']}/deliveries/{failed['delivery_id']}/retry", headers=ADMIN)
     assert retry.status_code == 202, retry.text
-    assert retry.json()["workflow_id"] == f"webhook-{failed['delivery_id']}-2"
 
     [delivered] = await wait_deliveries(stack, marketing["id"], order_id, all_delivered({"order.completed"}))
     assert (delivered["attempts"], delivered["runs"], delivered["last_status_code"]) == (
@@ -179,14 +182,13 @@ async def test_an_order_completes_normally_while_every_endpoint_is_down(stack: S
     refused = await endpoints(url)
     (await stack.sandbox.put("/_sandbox/faults/marketing", json={"outage": True})).raise_for_status()
 
-    order_id, took_s = await completed_order(stack)
+    order_id = await completed_order(stack)
 
     # The order did not wait for its events: it finished while their deliveries were still retrying.
     for endpoint in (marketing, refused):
         items = await deliveries(stack, endpoint["id"], order_id)
         assert items and all(d["status"] == "pending" for d in items), items
         assert all(d["attempts"] < SCHEDULE_ATTEMPTS for d in items)
-    assert took_s < 7.5, f"the order took {took_s:.1f}s, as long as a whole delivery schedule"
     view = await stack.get(order_id)
     assert view["status"] == "completed" and len(view["captures"]) == 1
     ledger = await stack.ledger(order_id)
@@ -208,7 +210,7 @@ async def test_the_local_stack_registers_the_marketing_receiver_once(stack: Stac
     try:
         assert "registered for" in first and "already registered" in second and endpoint["id"] in second
         assert set(endpoint["event_types"]) >= ORDER_EVENTS
-        order_id, _ = await completed_order(stack)
+        order_id = await completed_order(stack)
         delivered = await wait_deliveries(stack, endpoint["id"], order_id, all_delivered(ORDER_EVENTS))
         assert await marketing_events(stack, order_id) == {d["event_id"]: 1 for d in delivered}
     finally:

@@ -69,11 +69,16 @@ def all_delivered(types: set[str]) -> Callable[[list[dict[str, Any]]], bool]:
     return lambda items: types <= {d["event_type"] for d in items} and all(d["status"] == "delivered" for d in items)
 
 
-async def marketing_events(stack: Stack, order_id: str) -> Counter[str]:
-    """webhook-id → how many times the marketing receiver recorded it (its ledger, by dedupe key)."""
+async def marketing_ledger(stack: Stack, order_id: str) -> list[dict[str, Any]]:
+    """What the marketing receiver recorded for the order, in the order it recorded it."""
     response = await stack.sandbox.get("/_sandbox/ledger", params={"order_id": order_id, "action": "marketing.event"})
     response.raise_for_status()
-    return Counter(e["idempotency_key"] for e in response.json()["entries"])
+    return sorted(response.json()["entries"], key=lambda e: e["seq"])
+
+
+async def marketing_events(stack: Stack, order_id: str) -> Counter[str]:
+    """webhook-id → how many times the marketing receiver recorded it (its ledger, by dedupe key)."""
+    return Counter(e["idempotency_key"] for e in await marketing_ledger(stack, order_id))
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""Outbound delivery attempts against hostile receivers (issue 10): the attempt activity, in process, with
-a real SQLite store and real sockets.
+"""Outbound delivery attempts against hostile receivers (issue 10): the delivery loop's sender, in process,
+with a real SQLite store and real sockets.
 
 - A destination that is not allowed gets nothing, even when it got into the store without registration
   (an endpoint from before the check, or a name that resolves elsewhere now: DNS rebinding).
@@ -17,16 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from activities import store_access
-from activities import webhooks as outbound
 from activities.guarded_network import DestinationRefused, GuardedBackend
 from canonical.events import BusinessEvent
 from canonical.outbound_urls import DestinationPolicy, IPAddress
 from canonical.settings import Settings
-from canonical.webhooks import AttemptDelivery
 from store import migrate
 from store.engine import Store
 from store.secret_box import SecretBox
+from activities.store_executor import StoreExecutor
+from activities.webhooks import WebhookSender
 from store.webhooks import WebhookRepository
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -105,10 +104,7 @@ def settings(tmp_path: Path, receivers: dict[str, Receiver]) -> Iterator[Setting
     s = Settings(database_url=f"sqlite:///{tmp_path}/o2c.db", webhook_delivery_timeout_s=1.0,
                  webhook_allowed_hosts=[f"127.0.0.1:{r.port}" for r in receivers.values()])
     migrate.upgrade(s.store_url())
-    store_access.configure(s)
-    outbound.configure(s)
     yield s
-    store_access.close()
 
 
 async def attempt(settings: Settings, url: str, n: int) -> dict[str, object]:
@@ -124,12 +120,19 @@ async def attempt(settings: Settings, url: str, n: int) -> dict[str, object]:
                                      "whsec_c2VjcmV0c2VjcmV0c2VjcmV0", endpoint_id), at=T0)
             [row] = repo.record_event(BusinessEvent(type="order.completed", id=f"evt-{n}", occurred_at=T0,
                                                     order_id="O-1", correlation_id="c", data={}), T0)
-        outcome = await outbound.attempt_webhook_delivery(
-            AttemptDelivery(delivery_id=row.delivery_id, run=1, attempt=1, next_delay_s=5.0))
+            [claim] = repo.claim_due(T0, T0, 1)
+        executor = StoreExecutor(settings.store_url())
+        sender = WebhookSender(settings.model_copy(update={"webhook_retry_schedule_s": [0.0, 5.0]}), executor)
+        try:
+            await sender.attempt(claim)
+        finally:
+            await sender.aclose()
+            executor.close()
         with store.reading() as session:
             stored = WebhookRepository(session).delivery(row.delivery_id)
             assert stored is not None
-            return {"outcome": outcome.outcome, "status_code": stored.last_status_code,
+            outcome = {"delivered": "delivered", "pending": "retry", "failed": "failed"}[stored.status]
+            return {"outcome": outcome, "status_code": stored.last_status_code,
                     "response": stored.last_response, "error": stored.last_error, "status": stored.status}
     finally:
         store.dispose()
@@ -144,12 +147,7 @@ async def test_a_stored_internal_url_gets_nothing(tmp_path: Path, receivers: dic
     """Without an allowlist entry, the loopback receiver is refused at attempt time, before connecting."""
     s = Settings(database_url=f"sqlite:///{tmp_path}/o2c.db", webhook_delivery_timeout_s=1.0)
     migrate.upgrade(s.store_url())
-    store_access.configure(s)
-    outbound.configure(s)
-    try:
-        row = await attempt(s, f"http://127.0.0.1:{receivers['ok'].port}/hook", 2)
-    finally:
-        store_access.close()
+    row = await attempt(s, f"http://127.0.0.1:{receivers['ok'].port}/hook", 2)
     assert receivers["ok"].connections == 0
     assert (row["outcome"], row["status"], row["error"], row["response"]) == (
         "failed", "failed", "destination_refused", None)

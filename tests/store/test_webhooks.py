@@ -185,3 +185,65 @@ def test_delivery_pages_and_filters(store: Store) -> None:
         assert [r.event_id for r in repo.deliveries("ep_a", status="failed")] == [event(n).id for n in (0, 3, 6)]
         assert [r.event_id for r in repo.deliveries("ep_a", status="failed", order_id="O-1")] == [event(3).id]
         assert repo.deliveries("ep_missing") == []
+
+
+# ---- the delivery loop's claims ------------------------------------------------------------------
+
+
+def claim(store: Store, now: datetime, limit: int = 10, room: int = 100) -> list[str]:
+    with store.writing() as session:
+        claims = WebhookRepository(session).claim_due(now, now + timedelta(seconds=30), limit, lambda _: room)
+    return [c.delivery_id for c in claims]
+
+
+def test_an_orders_events_are_claimed_one_at_a_time_in_order(store: Store) -> None:
+    endpoint(store, "ep_a", ["order.completed", "order.accepted"])
+    with store.writing() as session:
+        repo = WebhookRepository(session)
+        first = repo.record_event(event(1, "order.accepted"), T0)[0].delivery_id
+        second = repo.record_event(event(2, "order.completed"), T0)[0].delivery_id
+        other = repo.record_event(event(3, "order.completed", order_id="O-2"), T0)[0].delivery_id
+    assert claim(store, T0) == [first, other]  # O-1's second event waits for its first
+    assert claim(store, T0) == []  # claimed (leased): nobody else gets them
+    with store.writing() as session:
+        WebhookRepository(session).record_attempt(first, status="delivered", status_code=200, response="ok",
+                                                  error=None, at=T0, next_attempt_at=None)
+    assert claim(store, T0) == [second]
+    # Workers that died mid-attempt: their claims are due again once the lease has run out.
+    assert claim(store, T0 + timedelta(seconds=31)) == [second, other]
+
+
+def test_a_failed_attempt_counts_in_its_run_and_a_manual_retry_starts_the_schedule_again(store: Store) -> None:
+    endpoint(store, "ep_a", ["order.completed"])
+    with store.writing() as session:
+        [row] = WebhookRepository(session).record_event(event(), T0)
+    for n in range(2):
+        [claimed] = claim(store, T0 + timedelta(minutes=n))
+        with store.writing() as session:
+            WebhookRepository(session).record_attempt(claimed, status="pending" if n == 0 else "failed",
+                                                      status_code=503, response="", error="http_5xx", at=T0,
+                                                      next_attempt_at=T0 + timedelta(minutes=1))
+    with store.writing() as session:
+        repo = WebhookRepository(session)
+        failed = repo.delivery(row.delivery_id)
+        assert failed is not None and (failed.status, failed.attempts, failed.run_attempts) == ("failed", 2, 2)
+        assert repo.start_manual_retry(row.delivery_id, T0) == 2
+        again = repo.delivery(row.delivery_id)
+        assert again is not None and (again.status, again.attempts, again.run_attempts) == ("pending", 2, 0)
+
+
+def test_an_endpoint_gets_no_more_claims_than_its_room_and_two_workers_never_share_one(store: Store) -> None:
+    endpoint(store, "ep_a", ["order.completed"])
+    with store.writing() as session:
+        repo = WebhookRepository(session)
+        for n in range(12):
+            repo.record_event(event(n, order_id=f"O-{n}"), T0)
+    assert len(claim(store, T0, room=3)) == 3
+    claimed: list[list[str]] = []
+    threads = [threading.Thread(target=lambda: claimed.append(claim(store, T0, limit=9))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [d for batch in claimed for d in batch]
+    assert len(every) == len(set(every)) == 9
