@@ -3,6 +3,7 @@ and the markdown at the top of its Temporal page. Changes are gathered and publi
 so a run of steps inside one workflow task costs one upsert, not one per step."""
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from canonical.saga import AttentionCode, OrderStatus
@@ -27,12 +28,14 @@ class StatusBoard:
         self.status, self.reason, self.attention = OrderStatus.NEEDS_ATTENTION, reason, code
 
     def publish(self, details: str) -> None:
-        now = (self.status, self.attention)
-        if now != self._published:
-            workflow.upsert_search_attributes([
-                ORDER_STATUS.value_set(self.status.value),
-                NEEDS_ATTENTION_REASON.value_set(self.attention.value) if self.attention
-                else NEEDS_ATTENTION_REASON.value_unset(),
-            ])
-            self._published = now
+        status, attention = self._published
+        updates: list[SearchAttributeUpdate[str]] = []
+        if self.status != status:
+            updates.append(ORDER_STATUS.value_set(self.status.value))
+        if self.attention != attention:
+            updates.append(NEEDS_ATTENTION_REASON.value_set(self.attention.value) if self.attention
+                           else NEEDS_ATTENTION_REASON.value_unset())
+        if updates:
+            workflow.upsert_search_attributes(updates)
+            self._published = (self.status, self.attention)
         workflow.set_current_details(details)

@@ -132,7 +132,8 @@ async def test_every_attribute_is_set_and_the_reason_says_why(sa_client: Client,
     assert attrs.get(ORDER_STATUS) == "needs_attention"
     assert (attrs.get(CHANNEL), attrs.get(CURRENCY), attrs.get(ORDER_TOTAL)) == ("web", "EUR", 2500)
     reason = attrs.get(NEEDS_ATTENTION_REASON)
-    assert reason and "re-authorization" in reason
+    # A code from a fixed list in the clear attribute; the words (vendor messages) stay in the encrypted view.
+    assert reason == "capture_failed"
     # Search attributes are indexed in clear: they must carry no personal data.
     assert not any(
         secret in str(pair.value) for pair in attrs for secret in ("Ana", "example.com", "Rua", "tok_")
@@ -140,8 +141,8 @@ async def test_every_attribute_is_set_and_the_reason_says_why(sa_client: Client,
 
 
 async def test_upserts_happen_at_milestones_only(sa_client: Client, orders: Orders) -> None:
-    """What an order costs in upserts on Temporal Cloud (README "Support"): one per status change; the
-    reason rides along with the status when the order parks in needs_attention."""
+    """What an order costs in upserts on Temporal Cloud (README "Support"): one per milestone; the
+    reason code rides along with the status when the order parks in needs_attention."""
 
     async def upserted(body: dict[str, Any]) -> list[dict[str, Any]]:
         history = await sa_client.get_workflow_handle(workflow_id(body["order_id"])).fetch_history()
@@ -156,18 +157,15 @@ async def test_upserts_happen_at_milestones_only(sa_client: Client, orders: Orde
         ]
         return [{name: value.data.decode() for name, value in f.items()} for f in fields]
 
+    # Published where the order waits, so a run of steps in one workflow task costs one upsert: a
+    # straight-through order upserts twice (waiting for the node, completed).
     assert await upserted(orders.completed) == [
-        {"OrderStatus": f'"{status}"'} for status in ("accepted", "allocated", "shipped", "completed")
+        {"OrderStatus": f'"{status}"'} for status in ("allocated", "completed")
     ]
     assert await upserted(orders.rejected) == [{"OrderStatus": '"rejected"'}]
     attention = await upserted(orders.attention)
-    assert [sorted(u) for u in attention] == [
-        ["OrderStatus"],
-        ["OrderStatus"],
-        ["OrderStatus"],
-        ["NeedsAttentionReason", "OrderStatus"],
-    ]
-    assert attention[3]["OrderStatus"] == '"needs_attention"'
+    assert attention == [{"OrderStatus": '"allocated"'},
+                         {"OrderStatus": '"needs_attention"', "NeedsAttentionReason": '"capture_failed"'}]
 
 
 async def test_the_stack_registers_the_seven_attributes_with_their_types(
