@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorAutoscaling, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import reconciliation, store_access, vendor_http
@@ -27,7 +27,6 @@ from activities.loyalty import LoyaltyActivities
 from activities.payments import PaymentActivities
 from activities.store_executor import StoreExecutor
 from activities.vendor_http import VendorClient
-from activities.webhooks import DeliveryLoop, WebhookSender
 from canonical.settings import Settings, get_settings
 from deploy.log_config import configure_logging
 from store import migrate
@@ -76,8 +75,6 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         ErpActivities(http, store), EventActivities(store),
     )
     activities += reconciliation.ACTIVITIES
-    sender = WebhookSender(settings, store)
-    deliveries = DeliveryLoop(sender, store, lease_s=settings.webhook_delivery_timeout_s + 30)
     worker = Worker(
         client,
         task_queue=settings.task_queue,
@@ -85,18 +82,20 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         activities=activities,
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        # Checkouts arrive as new workflows on the task queue itself, the rest on this worker's sticky queue:
+        # pollers scale with the backlog, and half of them serve new orders (the SDK's default is a fifth).
+        workflow_task_poller_behavior=PollerBehaviorAutoscaling(maximum=settings.max_workflow_task_polls),
+        nonsticky_to_sticky_poll_ratio=0.5,
+        activity_task_poller_behavior=PollerBehaviorAutoscaling(maximum=settings.max_activity_task_polls),
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_s),
         interceptors=[LogContextInterceptor()],
         workflow_runner=WORKFLOW_RUNNER,
     )
     log.info("worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address)
     async with worker:
-        loop = asyncio.create_task(deliveries.run(stop))
         await stop.wait()
         log.info("worker.stopping")
-        await loop
     await http.aclose()
-    await sender.aclose()
     await vendor_http.close()
     store.close()
     store_access.close()

@@ -21,6 +21,7 @@ receivers that hang cannot take every sender from the others.
 import asyncio
 import contextlib
 import json
+import signal
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
@@ -203,3 +204,32 @@ class DeliveryLoop:
             log.warning("webhook.attempt_error", delivery_id=claim.delivery_id, error_type=type(exc).__name__)
         finally:
             self._per_endpoint[claim.endpoint_id] -= 1
+
+
+async def run_sender(settings: Settings, stop: asyncio.Event) -> None:
+    """The outbox's sender process (`o2c sender`): background work apart from the workers, so checkout
+    and the saga never wait behind deliveries to slow receivers. Several may run; claims keep them apart."""
+    store = StoreExecutor(settings.store_url())
+    sender = WebhookSender(settings, store)
+    log.info("sender.started")
+    try:
+        await DeliveryLoop(sender, store, lease_s=settings.webhook_delivery_timeout_s + 30).run(stop)
+    finally:
+        await sender.aclose()
+        store.close()
+        log.info("sender.stopped")
+
+
+def main() -> None:
+    from deploy.log_config import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        await run_sender(settings, stop)
+
+    asyncio.run(_main())

@@ -166,6 +166,9 @@ class Settings(BaseSettings):
     # Worker
     max_concurrent_activities: int = 200
     max_concurrent_workflow_tasks: int = 100
+    max_workflow_task_polls: int = Field(default=20, ge=2)
+    """Most workflow-task pollers the worker scales up to under load."""
+    max_activity_task_polls: int = Field(default=10, ge=1)
     graceful_shutdown_s: float = 10.0
 
     # Local stack

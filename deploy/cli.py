@@ -239,6 +239,18 @@ async def _await(awaitable: object) -> object:
     return await awaitable  # type: ignore[misc]
 
 
+def _add_sender(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("sender", help="run the outbound webhook sender (drains the event outbox)")
+    parser.set_defaults(handler=_sender)
+
+
+def _sender(args: argparse.Namespace) -> int:
+    from activities.webhooks import main as sender_main
+
+    sender_main()
+    return 0
+
+
 def _add_api(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser("api", help="run the HTTP API (O2C_API_HOST:O2C_API_PORT)")
     parser.set_defaults(handler=_api)
@@ -313,6 +325,7 @@ SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (  # typ
     _add_run,
     _add_demo,
     _add_worker,
+    _add_sender,
     _add_api,
     _add_sandbox,
     _add_temporal,

@@ -39,7 +39,7 @@ __all__ = ["COMPONENTS", "LocalStack", "StackError", "free_ports", "settings_env
 
 # Start order. Stop is the reverse, so the API stops taking orders before the worker goes, and the
 # worker finishes its tasks before Temporal goes.
-COMPONENTS: tuple[str, ...] = ("temporal", "sandbox", "worker", "api")
+COMPONENTS: tuple[str, ...] = ("temporal", "sandbox", "worker", "sender", "api")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCALHOST = "127.0.0.1"
@@ -60,6 +60,8 @@ class LocalStack:
         ui_codec_endpoint: str | None = None,
         ui_codec: bool = False,
         python: str = sys.executable,
+        workers: int = 1,
+        api_processes: int = 1,
     ) -> None:
         unknown = set(components) - set(COMPONENTS)
         if unknown:
@@ -95,7 +97,13 @@ class LocalStack:
             self.settings = self.settings.model_copy(update={"codec_dev_trust_ui_origin": True})
             ui_codec_endpoint = ui_codec_endpoint or f"http://{LOCALHOST}:{ports['api_port']}/codec"
         self.data_dir = data
-        self.components = tuple(name for name in COMPONENTS if name in components)
+        # Several workers are several processes (worker, worker-2, …), each killable on its own; several
+        # API processes are uvicorn's, on one port.
+        self.worker_names = ("worker", *(f"worker-{n}" for n in range(2, workers + 1)))
+        self.api_processes = api_processes
+        self.components = tuple(
+            n for name in COMPONENTS if name in components for n in (self.worker_names if name == "worker" else (name,))
+        )
         self.extra_env = remaining_env
         self.ui_codec_endpoint = ui_codec_endpoint
         self.python = python
@@ -139,7 +147,7 @@ class LocalStack:
         try:
             # Temporal and the sandbox do not need each other: spawn both, then wait for both.
             # The worker and the API need Temporal; the API's readiness also covers its store.
-            for phase in (("temporal", "sandbox"), ("worker", "api")):
+            for phase in (("temporal", "sandbox"), (*self.worker_names, "sender", "api")):
                 wanted = [name for name in phase if name in self._specs]
                 for name in wanted:
                     self.supervisor.start(self._specs[name], wait=False)
@@ -243,7 +251,7 @@ class LocalStack:
                 stop_grace_s=5.0,
                 **common,
             )
-        if name == "worker":
+        if name in self.worker_names:
             return ProcessSpec(
                 name,
                 [self.python, "-m", "worker"],
@@ -251,6 +259,14 @@ class LocalStack:
                 ready_timeout_s=30.0,
                 # Let running activities finish (the worker's own graceful shutdown) before SIGKILL.
                 stop_grace_s=s.graceful_shutdown_s + 5.0,
+                **common,
+            )
+        if name == "sender":
+            return ProcessSpec(
+                name,
+                [self.python, "-m", "deploy.cli", "sender"],
+                ready_timeout_s=30.0,
+                stop_grace_s=10.0,
                 **common,
             )
         if name == "api":
@@ -266,6 +282,8 @@ class LocalStack:
                     LOCALHOST,
                     "--port",
                     str(s.api_port),
+                    "--workers",
+                    str(self.api_processes),
                 ],
                 probe=HttpProbe(f"{self.api_url}/readyz"),
                 ready_timeout_s=30.0,

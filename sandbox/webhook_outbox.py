@@ -85,35 +85,49 @@ def _retry_after(response: httpx.Response) -> float:
 
 
 class BackgroundWorker:
+    """Two loops: one works the due requests (dispatches, receipts), one delivers webhooks. Each stream
+    (order) is drained by its own task, in order, so a slow receiver answer for one order never holds
+    up another's events or the node's work."""
+
+    MAX_STREAMS_IN_FLIGHT = 64
+
     def __init__(self, runtime: Runtime, due_work: list[DueWork]) -> None:
         self.runtime = runtime
         self.due_work = due_work
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._draining: dict[str, asyncio.Task[int]] = {}
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="sandbox-background-worker")
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(self._work_loop(), name="sandbox-due-work"),
+                           asyncio.create_task(self._delivery_loop(), name="sandbox-webhooks")]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in [*self._tasks, *self._draining.values()]:
+            task.cancel()
+        for task in [*self._tasks, *self._draining.values()]:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks, self._draining = [], {}
 
-    async def _run(self) -> None:
-        settings = self.runtime.settings
-        async with httpx.AsyncClient(timeout=settings.webhook_timeout_s) as client:
+    async def _work_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self.process_due_work)
+            except Exception:
+                # The loop must outlive any single bad row or database hiccup.
+                log.exception("due work iteration failed")
+            await asyncio.sleep(self.runtime.settings.worker_poll_s)
+
+    async def _delivery_loop(self) -> None:
+        async with httpx.AsyncClient(timeout=self.runtime.settings.webhook_timeout_s,
+                                     limits=httpx.Limits(max_connections=self.MAX_STREAMS_IN_FLIGHT)) as client:
             while True:
                 try:
-                    self.process_due_work()
-                    await self.deliver_due(client)
-                except asyncio.CancelledError:
-                    raise
+                    await self.start_due_streams(client)
                 except Exception:
-                    # The loop must outlive any single bad row or database hiccup.
-                    log.exception("background worker iteration failed")
-                await asyncio.sleep(settings.worker_poll_s)
+                    log.exception("webhook delivery iteration failed")
+                await asyncio.sleep(self.runtime.settings.worker_poll_s)
 
     def process_due_work(self) -> int:
         return sum(work(self.runtime) for work in self.due_work)
@@ -137,7 +151,18 @@ class BackgroundWorker:
             return None
         return row
 
+    async def start_due_streams(self, client: httpx.AsyncClient) -> None:
+        """A drainer for each due stream that has none, up to the in-flight limit; never waits for them."""
+        for stream in [s for s, task in self._draining.items() if task.done()]:
+            del self._draining[stream]
+        for row in self._heads():
+            if len(self._draining) >= self.MAX_STREAMS_IN_FLIGHT:
+                break
+            if row["stream"] not in self._draining:
+                self._draining[row["stream"]] = asyncio.create_task(self._drain(client, row))
+
     async def deliver_due(self, client: httpx.AsyncClient) -> int:
+        """Deliver everything due now and wait for it (tests drive the loop this way)."""
         heads = self._heads()
         delivered = await asyncio.gather(*(self._drain(client, row) for row in heads))
         return sum(delivered)

@@ -68,6 +68,8 @@ class BenchConfig(BaseModel):
     temporal_pid: int | None = None
     data_dir: Path | None = None
     keep_data: bool = False
+    workers: int = Field(1, ge=1)
+    """Worker processes of a stack the bench starts."""
 
 
 def add_bench_command(subparsers: Any) -> None:
@@ -120,6 +122,7 @@ def add_bench_command(subparsers: Any) -> None:
         metavar="SECONDS",
         help=f"sandbox dispatch delay of a stack the bench starts ({d.dispatch_delay_s:g})",
     )
+    _count(parser, "--workers", d.workers, f"worker processes of a stack the bench starts ({d.workers})")
     parser.add_argument(
         "--no-marketing",
         dest="marketing",

@@ -151,7 +151,8 @@ class BenchRun:
 
         data_dir = Path(cfg.data_dir) if cfg.data_dir else Path(tempfile.mkdtemp(prefix="o2c-bench-"))
         stack = LocalStack.on_free_ports(
-            data_dir, self.settings, env={"SANDBOX_DISPATCH_DELAY_S": str(cfg.dispatch_delay_s)}
+            data_dir, self.settings, env={"SANDBOX_DISPATCH_DELAY_S": str(cfg.dispatch_delay_s)},
+            workers=cfg.workers,
         )
         self.settings = stack.settings
         self.say(f"starting the local stack in {data_dir} ...")

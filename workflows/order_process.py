@@ -113,9 +113,10 @@ class OrderProcess:
             if await self._cancel_if_requested():
                 return Flow.GO_ON
             self.undo.register("release allocation", inventory.RELEASE, lines=None, tag="compensate")
-            # A regular activity: its scheduling ends the workflow task that carries the accept decision,
-            # so the customer's answer does not wait for the steps after it.
-            allocation = await ctx.steps.run("allocate inventory", inventory.ALLOCATE, policies.before_pivot(t).remote(),
+            # A regular activity: scheduling it ends the workflow task that carries the accept decision, so
+            # the caller's answer never waits for the steps after it (local activities keep a task open).
+            allocation = await ctx.steps.run("allocate inventory", inventory.ALLOCATE,
+                                             policies.before_pivot(t).remote(),
                                              f"allocate {sum(ln.quantity for ln in lines)} units", lines=lines)
             ctx.board.set(OrderStatus.ALLOCATED)
             ctx.outbox.emit("order.allocated", node=allocation.node)

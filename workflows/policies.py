@@ -33,8 +33,7 @@ class Policy:
     local: bool = True
 
     def remote(self) -> "Policy":
-        """A regular activity from the first attempt: its scheduling ends the workflow task, which is
-        how the accept decision reaches the caller before the next step starts."""
+        """The same retries as a regular activity from the first attempt."""
         return Policy(self.start_to_close_s, self.initial_s, self.maximum_s, self.window_s, local=False)
 
     def local_options(self) -> dict[str, Any]:
