@@ -204,8 +204,7 @@ class ChaosRun:
                 try:
                     await driver.run(placed, deadline)
                 except Exception as exc:  # noqa: BLE001 - one broken client flow must not stop the run
-                    placed.notes.append(f"client error {type(exc).__name__}: {exc}")
-                    client.note(f"{placed.order_id}: client error {type(exc).__name__}: {exc}")
+                    placed.problems.append(f"client error {type(exc).__name__}: {exc}")
                 finally:
                     self.settled += 1
                     if self.settled % max(1, cfg.orders // 10) == 0:

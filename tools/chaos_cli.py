@@ -10,6 +10,24 @@ from typing import Any
 from tools.chaos import ChaosConfig, run_chaos
 from tools.chaos_scenarios import BY_NAME
 
+# (flag, ChaosConfig field, type, what it sets): each defaults to the field's default.
+KNOBS: tuple[tuple[str, str, type, str], ...] = (
+    ("--orders", "orders", int, "orders to place"),
+    ("--concurrency", "concurrency", int, "orders in flight at once"),
+    ("--kills", "kills", int, "worker SIGKILLs"),
+    ("--temporal-restarts", "temporal_restarts", int, "Temporal dev server restarts"),
+    ("--erp-closure", "erp_closure_s", float, "seconds the ERP posting window is closed, once; 0: never"),
+    ("--error-rate", "error_rate", float, "5xx share per vendor call"),
+    (
+        "--timeout-rate",
+        "timeout_rate",
+        float,
+        "timeout share per vendor call (the effect happens, the answer is held)",
+    ),
+    ("--latency-ms", "latency_ms", int, "latency jitter 0..N ms"),
+    ("--settle-timeout", "settle_timeout_s", float, "seconds orders may take to settle"),
+)
+
 
 def add_chaos_command(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -20,43 +38,14 @@ def add_chaos_command(subparsers: Any) -> None:
         "scenarios through the API, drive each to a settled end, and check the money invariants against the "
         "sandbox ledger and the finance store. Exits non-zero on any violation.",
     )
-    d = ChaosConfig()
-    parser.add_argument(
-        "--orders", type=int, default=d.orders, metavar="N", help=f"orders to place ({d.orders})"
-    )
+    defaults = ChaosConfig()
+    for flag, field, kind, what in KNOBS:
+        default = getattr(defaults, field)
+        metavar = flag.removeprefix("--").replace("-", "_").upper()
+        parser.add_argument(
+            flag, dest=field, type=kind, default=default, metavar=metavar, help=f"{what} ({default:g})"
+        )
     parser.add_argument("--seed", type=int, help="random seed (default: random, printed)")
-    parser.add_argument(
-        "--concurrency", type=int, default=d.concurrency, help=f"orders in flight at once ({d.concurrency})"
-    )
-    parser.add_argument("--kills", type=int, default=d.kills, help=f"worker SIGKILLs ({d.kills})")
-    parser.add_argument(
-        "--temporal-restarts",
-        type=int,
-        default=d.temporal_restarts,
-        help=f"Temporal dev server restarts ({d.temporal_restarts})",
-    )
-    parser.add_argument(
-        "--erp-closure",
-        type=float,
-        default=d.erp_closure_s,
-        metavar="SECONDS",
-        help=f"how long the ERP posting window is closed, once; 0: never ({d.erp_closure_s:g})",
-    )
-    parser.add_argument("--error-rate", type=float, default=d.error_rate, help="5xx share per vendor call")
-    parser.add_argument(
-        "--timeout-rate",
-        type=float,
-        default=d.timeout_rate,
-        help="timeout share per vendor call (the effect happens, the answer is held)",
-    )
-    parser.add_argument("--latency-ms", type=int, default=d.latency_ms, help="latency jitter 0..N ms")
-    parser.add_argument(
-        "--settle-timeout",
-        type=float,
-        default=d.settle_timeout_s,
-        metavar="SECONDS",
-        help="how long orders may take to settle",
-    )
     parser.add_argument(
         "--no-marketing",
         dest="marketing",
@@ -80,22 +69,8 @@ def add_chaos_command(subparsers: Any) -> None:
 
 
 def _chaos_command(args: Any) -> int:
-    config = ChaosConfig(
-        orders=args.orders,
-        seed=args.seed,
-        concurrency=args.concurrency,
-        kills=args.kills,
-        temporal_restarts=args.temporal_restarts,
-        erp_closure_s=args.erp_closure,
-        error_rate=args.error_rate,
-        timeout_rate=args.timeout_rate,
-        latency_ms=args.latency_ms,
-        settle_timeout_s=args.settle_timeout,
-        data_dir=args.data_dir,
-        keep_data=args.keep_data,
-        marketing=args.marketing,
-        scenarios=args.scenarios,
-    )
+    fields = [field for _, field, _, _ in KNOBS] + ["seed", "marketing", "scenarios", "data_dir", "keep_data"]
+    config = ChaosConfig(**{field: getattr(args, field) for field in fields})
     report = asyncio.run(run_chaos(config))
     print(report.table(), flush=True)
     if args.json:

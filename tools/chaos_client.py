@@ -69,6 +69,14 @@ class ChaosClient:
             delay = min(delay * 1.5, MAX_BACKOFF_S)
         return None
 
+    async def post(
+        self, path: str, deadline: float, headers: dict[str, str], body: dict[str, Any]
+    ) -> httpx.Response | None:
+        """A POST whose every answer but 503 is the one to act on."""
+        return await self.call(
+            "POST", path, deadline, final=lambda r: r.status_code != 503, headers=headers, json=body
+        )
+
     async def get_json(self, path: str, deadline: float) -> dict[str, Any] | None:
         """A read the API may answer 404 to (not yet there); None for 404 or the deadline."""
         response = await self.call(

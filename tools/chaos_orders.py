@@ -13,6 +13,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -26,8 +27,17 @@ REFUSED_RESOLVES = 10
 AFTER_DECISION_S = 30.0
 """How long a return may still show needs_attention after support's decision before it counts as parked
 again."""
+RECEIPT_GRACE_S = 120.0
+"""How long a return may still wait for goods the warehouse already received (its receipt is sent within a
+second, redelivered within seconds) before the client stops following it."""
 
 View = dict[str, Any]
+
+
+@dataclass
+class _ReturnWatch:
+    decided_at: float | None = None
+    requested_since: float | None = None
 
 
 class Steering:
@@ -66,10 +76,7 @@ class Steering:
             "payment-unavailable",
         ):
             return "rejected"
-        placed.notes.append(f"POST /v1/orders answered {response.status_code} {kind}")
-        self.client.note(
-            f"{placed.order_id}: POST /v1/orders answered {response.status_code}: {response.text[:300]}"
-        )
+        placed.problems.append(f"POST /v1/orders answered {response.status_code}: {response.text[:300]}")
         return "error"
 
     async def cancel(self, placed: PlacedOrder, deadline: float) -> bool:
@@ -89,20 +96,13 @@ class Steering:
         answer lost to a Temporal restart (503, then 409 on the retry) may hide one that was taken, so a
         refusal is checked against the order's audit trail, where the update's unique note shows."""
         note = f"chaos: {path.replace('/', ' ')} {fields.get('action', '')} {uuid.uuid4().hex[:8]}"
-        response = await self.client.call(
-            "POST",
-            f"/v1/orders/{placed.order_id}/{path}",
-            deadline,
-            final=lambda r: r.status_code != 503,
-            headers=SUPPORT,
-            json={**fields, note_field: note},
+        response = await self.client.post(
+            f"/v1/orders/{placed.order_id}/{path}", deadline, SUPPORT, {**fields, note_field: note}
         )
         if response is not None and response.status_code == 202:
             return True
         if response is not None and response.status_code != 409:
-            self.client.note(
-                f"{placed.order_id}: {path} answered {response.status_code}: {response.text[:300]}"
-            )
+            placed.problems.append(f"{path} answered {response.status_code}: {response.text[:300]}")
         view = await self.read(placed, deadline)
         return view is not None and applied(view, note)
 
@@ -232,21 +232,13 @@ class Steering:
                 json={"lines": plan.receipt},
             )
         body = {"return_id": plan.return_id, "lines": plan.lines, "reason": "chaos: did not fit"}
-        response = await self.client.call(
-            "POST",
-            f"/v1/orders/{placed.order_id}/returns",
-            deadline,
-            final=lambda r: r.status_code != 503,
-            headers=COMMERCE,
-            json=body,
-        )
+        response = await self.client.post(f"/v1/orders/{placed.order_id}/returns", deadline, COMMERCE, body)
         plan.answer = None if response is None else response.status_code
         if plan.must_refuse:
             self._expect_refusal(placed, plan, response)
         elif not plan.accepted:
             answer = f"{response.status_code}: {response.text[:300]}" if response is not None else "nothing"
-            placed.notes.append(f"return {plan.return_id} refused: {answer}")
-            self.client.note(f"{placed.order_id}: return answered {answer}")
+            placed.problems.append(f"return {plan.return_id} answered {answer}")
 
     @staticmethod
     def _expect_refusal(placed: PlacedOrder, plan: ReturnPlan, response: httpx.Response | None) -> None:
@@ -262,22 +254,43 @@ class Steering:
     async def follow_return(self, placed: PlacedOrder, plan: ReturnPlan, deadline: float) -> None:
         """Until the return completes or expires; damaged goods get support's planned decision, or are left
         waiting when there is none. A park about anything else is left for the oracle to report."""
-        decided_at: float | None = None
+        watch = _ReturnWatch()
         path = f"/v1/orders/{placed.order_id}/returns/{plan.return_id}"
         while time.monotonic() < deadline:
             await asyncio.sleep(POLL_S)
             view = await self.client.get_json(path, deadline)
-            if view is None:
-                continue
-            plan.status, plan.status_reason = view["status"], view.get("status_reason")
-            if plan.status in ("completed", "expired"):
+            if view is not None and await self._return_step(placed, plan, view, watch, deadline):
                 return
-            if plan.status != "needs_attention":
-                continue
-            if decided_at is None and plan.decision and "damaged" in (plan.status_reason or ""):
-                decided_at = time.monotonic() if await self._decide(placed, plan, deadline) else None
-            elif decided_at is None or time.monotonic() - decided_at > AFTER_DECISION_S:
-                return
+
+    async def _return_step(
+        self, placed: PlacedOrder, plan: ReturnPlan, view: View, watch: _ReturnWatch, deadline: float
+    ) -> bool:
+        """True once there is nothing more to wait for."""
+        plan.status, plan.status_reason = view["status"], view.get("status_reason")
+        if plan.status in ("completed", "expired"):
+            return True
+        if plan.status == "requested":
+            return await self._receipt_lost(placed, plan, watch)
+        if plan.status != "needs_attention":
+            return False
+        if watch.decided_at is None and plan.decision and "damaged" in (plan.status_reason or ""):
+            if await self._decide(placed, plan, deadline):
+                watch.decided_at = time.monotonic()
+            return False
+        return watch.decided_at is None or time.monotonic() - watch.decided_at > AFTER_DECISION_S
+
+    async def _receipt_lost(self, placed: PlacedOrder, plan: ReturnPlan, watch: _ReturnWatch) -> bool:
+        """The warehouse received the goods long ago, yet the return still waits for them: its receipt was
+        lost on the way, and waiting longer only delays the report."""
+        watch.requested_since = watch.requested_since or time.monotonic()
+        if time.monotonic() - watch.requested_since < RECEIPT_GRACE_S:
+            return False
+        received = await self.client.sandbox_json(
+            "GET",
+            "/_sandbox/ledger",
+            params={"order_id": placed.order_id, "action": "fulfillment.return_received"},
+        )
+        return any(entry["reference"] == plan.return_id for entry in received["entries"])
 
     async def _decide(self, placed: PlacedOrder, plan: ReturnPlan, deadline: float) -> bool:
         assert plan.decision is not None

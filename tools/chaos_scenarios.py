@@ -64,6 +64,14 @@ def _points_only(rng: random.Random) -> list[Line]:
     return [_line(rng, quantity=rng.randint(1, 2), top=2_000) for _ in range(rng.randint(1, 2))]
 
 
+def _declined_reauthorization(
+    name: str, weight: int, allowed: frozenset[str], plan: tuple[str, ...]
+) -> Scenario:
+    """A held split order whose authorization lapses and every re-authorization declines: each capture
+    parks the order until support's plan settles it."""
+    return Scenario(name, weight, allowed, _held_split, "tok_reauth_decline", (plan,), uncaptured_ok=True)
+
+
 ONE = frozenset({"completed"})
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("happy", 26, ONE, _some),
@@ -83,7 +91,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("return", 10, ONE, _some),
     Scenario("split-return", 5, ONE, _split),
     Scenario("points-only", 3, ONE, _points_only),
-    Scenario("dup-sku-return", 3, ONE, _some),
+    Scenario("dup-sku-return", 3, ONE, _split),
     Scenario("damaged-return", 2, ONE, _with("DAMAGED", keep=2)),
     Scenario("damaged-undecided", 1, ONE, _with("DAMAGED")),
     Scenario("mixed-receipt", 2, ONE, lambda rng: [_line(rng, quantity=3), *_some(rng)]),
@@ -97,43 +105,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         uncaptured_ok=True,
     ),
     Scenario("reauth-expired", 3, ONE, _with("HOLD"), token="tok_expiring"),
-    Scenario(
-        "reauth-decline-retry",
-        1,
-        ONE,
-        _held_split,
-        token="tok_reauth_decline",
-        support=(("retry", "mark_resolved"),),
-        uncaptured_ok=True,
-    ),
-    Scenario(
-        "reauth-decline-resolve",
-        1,
-        ONE,
-        _held_split,
-        token="tok_reauth_decline",
-        support=(("mark_resolved",),),
-        uncaptured_ok=True,
-    ),
-    Scenario(
-        "reauth-decline-close",
-        1,
-        frozenset({"cancelled"}),
-        _held_split,
-        token="tok_reauth_decline",
-        support=(("refund_and_close",),),
-        uncaptured_ok=True,
-    ),
+    _declined_reauthorization("reauth-decline-retry", 1, ONE, ("retry", "mark_resolved")),
+    _declined_reauthorization("reauth-decline-resolve", 1, ONE, ("mark_resolved",)),
+    _declined_reauthorization("reauth-decline-close", 1, frozenset({"cancelled"}), ("refund_and_close",)),
     Scenario("temporal-cancel-before", 2, frozenset({"cancelled"}), _with("HOLD")),
-    Scenario(
-        "temporal-cancel-after",
-        2,
-        ONE,
-        _held_split,
-        token="tok_reauth_decline",
-        support=(("mark_resolved",),),
-        uncaptured_ok=True,
-    ),
+    _declined_reauthorization("temporal-cancel-after", 2, ONE, ("mark_resolved",)),
 )
 BY_NAME = {s.name: s for s in SCENARIOS}
 

@@ -305,6 +305,24 @@ def test_points_spent_on_a_cancelled_or_rejected_order_are_caught() -> None:
         vendors.blocks[0].update(spent=0, released=300)
 
 
+def test_a_cancelled_order_leaves_its_sales_order_open_only_once_goods_left() -> None:
+    # Support refunded and closed an order whose goods shipped but could not be captured.
+    closed = [
+        _entry("points.block", points=300),
+        _entry("payment.authorize", 2200),
+        _entry("erp.sales_order", 2200, f"{OID}:sales-order"),
+        _entry("payment.void", 2200, "expired"),
+        _entry("points.release", points=300),
+    ]
+    vendors = copy.deepcopy(VENDORS)
+    vendors.blocks[0].update(spent=0, released=300)
+    vendors.documents = vendors.documents[:1]
+    order = _order("cancelled", uncaptured_ok=True, resolutions=["refund_and_close"])
+    assert _rules(order=order, ledger=closed, vendors=vendors, store=STORE[:1]) == set()
+    vendors.shipment_requests[0].update(status="cancelled", shipments=[])
+    assert _rules(order=order, ledger=closed, vendors=vendors, store=STORE[:1]) == {"open-sales-order"}
+
+
 def test_a_completed_order_has_one_sales_order_and_a_rejected_one_none() -> None:
     without = [e for e in LEDGER if e["action"] != "erp.sales_order"]
     assert "one-sales-order" in _rules(ledger=without, store=STORE[1:])
