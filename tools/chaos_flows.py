@@ -17,7 +17,10 @@ OPERATOR_CANCEL_NOTE = "cancel requested after dispatch"
 
 
 class Driver:
-    """One order's flow, with the steering and the run's random source (seeded, so a run repeats)."""
+    """One order's flow, with the steering and a seeded random source for the choices made while steering
+    (which lines to return, how long to wait before racing a cancel). Concurrent orders draw from it in
+    the order they get there, so these choices repeat with the seed only as far as the timing does; the
+    orders themselves (tools/chaos_scenarios.py) always do."""
 
     def __init__(self, steering: Steering, rng: random.Random) -> None:
         self.s = steering
