@@ -24,10 +24,10 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from canonical.settings import Settings
-from deploy.chaos import add_chaos_command
 from deploy.db_cli import add_db_command
 from deploy.processes import StackError
 from tools.bench import add_bench_command
+from tools.chaos_cli import add_chaos_command
 
 if TYPE_CHECKING:
     from deploy.stack import LocalStack

@@ -1,12 +1,14 @@
 """The CI-size chaos run: 200 orders while every vendor fails now and then, the worker is SIGKILLed at
 least five times, Temporal restarts once and the ERP closes its posting window; then 0 violations of the
-money invariants (deploy/chaos.py, deploy/chaos_checks.py; README "Proofs")."""
+money invariants (tools/chaos.py, tools/chaos_checks.py; README "Proofs"). Every scenario of the mix
+(tools/chaos_scenarios.py) is among the 200."""
 
 from pathlib import Path
 
 import pytest
 
-from deploy.chaos import ChaosConfig, run_chaos
+from tools.chaos import ChaosConfig, run_chaos
+from tools.chaos_scenarios import SCENARIOS
 
 pytestmark = [pytest.mark.e2e]
 
@@ -44,4 +46,5 @@ async def test_chaos_run_of_200_orders_keeps_every_money_invariant(tmp_path: Pat
     ), table
     outcomes = {o.status for o in report.orders}
     assert {"completed", "cancelled", "rejected"} <= outcomes, table
-    assert any(o.return_status == "completed" for o in report.orders), table
+    assert {o.scenario for o in report.orders} == {s.name for s in SCENARIOS}, table
+    assert any(r.status == "completed" for o in report.orders for r in o.returns), table
