@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.support import Support
 
 OPERATOR_CANCEL = "cancelled by an operator in Temporal"
+REQUEST_SHIPMENT = "request shipment"
 
 
 class OrderProcess:
@@ -110,9 +111,14 @@ class OrderProcess:
         ctx, order, t = self.ctx, self.ctx.order, self.ctx.timings
         lines = [LineQuantity(sku=ln.sku, quantity=ln.quantity) for ln in order.lines]
         try:
+            # Every undo of the steps before dispatch is registered up front: a step a lost workflow task
+            # ran at its vendor may never be reached again if a cancel comes first on replay (found by `o2c
+            # chaos`), and each undo only acts if its step happened.
+            self.undo.register("release allocation", inventory.RELEASE, lines=None, tag="compensate")
+            self.undo.register("cancel sales order", erp.CANCEL_SALES_ORDER)
+            self.undo.register("cancel shipment request", fulfillment.CANCEL_SHIPMENT)
             if await self._cancel_if_requested():
                 return Flow.GO_ON
-            self.undo.register("release allocation", inventory.RELEASE, lines=None, tag="compensate")
             # A regular activity: scheduling it ends the workflow task that carries the accept decision, so
             # the caller's answer never waits for the steps after it (local activities keep a task open).
             allocation = await ctx.steps.run("allocate inventory", inventory.ALLOCATE,
@@ -122,7 +128,6 @@ class OrderProcess:
             ctx.outbox.emit("order.allocated", node=allocation.node)
             if await self._cancel_if_requested():
                 return Flow.GO_ON
-            self.undo.register("cancel sales order", erp.CANCEL_SALES_ORDER)
             ctx.money.sales_order = await ctx.steps.run(
                 "book sales order", erp.BOOK_SALES_ORDER, policies.before_pivot(t),
                 f"book sales order {ctx.fmt(ctx.money.amount_due)}", amount=ctx.money.amount_due,
@@ -130,8 +135,7 @@ class OrderProcess:
             ctx.money.postings.append(ctx.money.sales_order)
             if await self._cancel_if_requested():
                 return Flow.GO_ON
-            self.undo.register("cancel shipment request", fulfillment.CANCEL_SHIPMENT)
-            await ctx.steps.run("request shipment", fulfillment.REQUEST_SHIPMENT, policies.before_pivot(t),
+            await ctx.steps.run(REQUEST_SHIPMENT, fulfillment.REQUEST_SHIPMENT, policies.before_pivot(t),
                                 f"request shipment from {allocation.node}", node=allocation.node, lines=lines,
                                 ship_to=order.shipping_address.model_dump())
         except StepFailed as failed:
@@ -235,7 +239,7 @@ class OrderProcess:
         status, t = self.ctx.board.status, self.ctx.timings
         if status == OrderStatus.COMPLETED:
             window, self.returns.accepting = t.return_window_s, True
-        elif status == OrderStatus.CANCELLED and self.undo.registered(fulfillment.CANCEL_SHIPMENT):
+        elif status == OrderStatus.CANCELLED and REQUEST_SHIPMENT in self.ctx.steps.views:
             window = t.late_dispatch_window_s
         else:
             await self.checkpoint()

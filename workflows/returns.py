@@ -55,6 +55,9 @@ class Returns:
     def __init__(self, ctx: OrderContext) -> None:
         self._ctx = ctx
         self._returns: dict[str, _Return] = {}
+        self._early: dict[str, ReturnReceived] = {}
+        """Receipts that came before their return was recorded (a request redelivered after a worker
+        crash can follow the warehouse's answer to it): each waits for its return."""
         self._tasks: list[asyncio.Task[None]] = []
         self.accepting = False
         """True from completion until the return window ends."""
@@ -86,14 +89,16 @@ class Returns:
         record = _Return(
             view=ReturnView(return_id=req.request.return_id, status="requested", reason=req.request.reason,
                             lines=lines, requested_by=req.actor, updated_at=workflow.now()),
-            units=self._ctx.units.take_return(lines))
+            units=self._ctx.units.take_return(lines), received=self._early.pop(req.request.return_id, None))
         self._returns[record.view.return_id] = record
         self._tasks.append(asyncio.create_task(self._process(record)))
         return record.view
 
     def receive(self, event: ReturnReceived) -> None:
         record = self._returns.get(event.return_id)
-        if record is not None and record.received is None:  # a redelivered event changes nothing
+        if record is None:
+            self._early.setdefault(event.return_id, event)
+        elif record.received is None:  # a redelivered event changes nothing
             record.received = event
 
     def validate_decision(self, decision: ResolveReturn) -> None:

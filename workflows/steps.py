@@ -130,9 +130,6 @@ class Compensations:
     def views(self) -> list[CompensationView]:
         return [undo.view for undo in self._undos]
 
-    def registered(self, op: Operation[Any, Any]) -> bool:
-        return any(undo.op is op for undo in self._undos)
-
     def succeeded(self, op: Operation[Any, Any]) -> bool:
         return any(undo.op is op and undo.view.status == "succeeded" for undo in self._undos)
 

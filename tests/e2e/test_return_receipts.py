@@ -77,3 +77,23 @@ async def test_more_received_than_requested_refunds_only_the_request(stack: Stac
     ledger = await stack.ledger(oid)
     assert ledger.amount("payment.refund") == 1000
     assert ledger.quantity("inventory.restock") == 1
+
+
+async def test_a_receipt_that_arrives_before_its_return_is_registered_is_kept(stack: Stack) -> None:
+    """A worker killed between asking the node and recording the return can see the warehouse's receipt
+    first when the request is redelivered (found by `o2c chaos`): the receipt must wait for its return."""
+    body = order([("HOLD-RR", 2, 1000)])
+    oid = body["order_id"]
+    assert (await stack.place(body)).status_code == 201
+    await stack.wait_ledger(oid, "fulfillment.request")
+    await stack.release_hold(oid)
+    await stack.wait_status(oid, "completed")
+    early = await stack.send_fulfillment_event("return.received", {
+        "order_id": oid, "return_id": "R1", "lines": [{"sku": "HOLD-RR", "quantity": 2, "condition": "resellable"}]})
+    assert early.status_code == 200, early.text
+    # The return holds a HOLD- SKU: the sandbox's own warehouse never reports it.
+    assert (await stack.request_return(oid, "R1", [("HOLD-RR", 2)])).status_code == 202
+    await stack.wait_return(oid, "R1", "completed")
+    ledger = await stack.ledger(oid)
+    assert ledger.amount("payment.refund") == 2000
+    assert ledger.quantity("inventory.restock") == 2
