@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from temporalio.worker import PollerBehaviorAutoscaling, Worker
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import reconciliation, store_access, vendor_http
@@ -83,10 +83,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         # Checkouts arrive as new workflows on the task queue itself, the rest on this worker's sticky queue:
-        # pollers scale with the backlog, and half of them serve new orders (the SDK's default is a fifth).
-        workflow_task_poller_behavior=PollerBehaviorAutoscaling(maximum=settings.max_workflow_task_polls),
+        # half of the pollers serve new orders (the SDK's default is a fifth of five).
+        workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.max_workflow_task_polls),
         nonsticky_to_sticky_poll_ratio=0.5,
-        activity_task_poller_behavior=PollerBehaviorAutoscaling(maximum=settings.max_activity_task_polls),
+        activity_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.max_activity_task_polls),
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_s),
         interceptors=[LogContextInterceptor()],
         workflow_runner=WORKFLOW_RUNNER,

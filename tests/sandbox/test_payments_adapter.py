@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
-from fastapi import FastAPI
 from sandbox_testkit import Api
 from temporalio.testing import ActivityEnvironment
 
@@ -21,9 +19,9 @@ REF = {"order_id": "O-REL", "correlation_id": "corr-rel"}
 
 
 @pytest.fixture
-async def acts(app: FastAPI) -> AsyncIterator[PaymentActivities]:
-    """The activities wired to the in-process sandbox, as the worker's composition root wires them."""
-    http = VendorClient(Settings(sandbox_url="http://sandbox"), transport=httpx.ASGITransport(app=app))
+async def acts(served: str) -> AsyncIterator[PaymentActivities]:
+    """The activities wired to the sandbox over real HTTP, as the worker's composition root wires them."""
+    http = VendorClient(Settings(sandbox_url=served))
     try:
         yield PaymentActivities(http)
     finally:
