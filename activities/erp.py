@@ -5,7 +5,7 @@ instead of booking a second one. Every posting's status is recorded in the store
 (activities/posting_record.py), which is what finance reads through /v1/erp-postings.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel
@@ -13,6 +13,7 @@ from temporalio import activity
 
 from activities.posting_record import post_recorded
 from activities.store_executor import StoreExecutor
+from store.postings import PostingRepository
 from activities.contracts.erp import (
     BOOK_SALES_ORDER,
     CANCEL_SALES_ORDER,
@@ -42,6 +43,10 @@ class _Document(BaseModel):
 
 class _Documents(BaseModel):
     data: list[_Document]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _document(doc: _Document, shipment_id: str | None = None) -> ErpDocument:
@@ -91,10 +96,14 @@ class ErpActivities:
         body = await self._http.call(VENDOR, "GET", "/documents", params={"external_reference": ref},
                           correlation_id=inp.correlation_id)
         docs = parse(VENDOR, _Documents, body).data
+        if docs:
+            await self._http.call(VENDOR, "POST", f"/sales-orders/{docs[0].document_number}/cancel", json={},
+                                  idempotency_key=f"{inp.order_id}:sales-order-cancel",
+                                  correlation_id=inp.correlation_id)
+        # Finance sees the sales order cancelled, also one whose booking was still being retried.
+        await self._store.write(lambda session: PostingRepository(session).cancelled("sales_order", ref, _now()))
         if not docs:
-            return Done(detail="no sales order: nothing to undo", attempt=attempt())
-        await self._http.call(VENDOR, "POST", f"/sales-orders/{docs[0].document_number}/cancel", json={},
-                   idempotency_key=f"{inp.order_id}:sales-order-cancel", correlation_id=inp.correlation_id)
+            return Done(detail="no sales order: nothing to undo", acted=False, attempt=attempt())
         return Done(detail=f"cancelled {docs[0].document_number}", attempt=attempt())
 
     @activity.defn(name=POST_INVOICE.name)

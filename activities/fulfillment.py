@@ -57,7 +57,7 @@ class FulfillmentActivities:
                           correlation_id=inp.correlation_id)
         found = parse(VENDOR, _Requests, body).data
         if not found:
-            return Done(detail="no shipment request: nothing to undo", attempt=attempt())
+            return Done(detail="no shipment request: nothing to undo", acted=False, attempt=attempt())
         await self._http.call(
             VENDOR, "POST", f"/shipment-requests/{found[0].request_id}/cancel", json={},
             idempotency_key=f"{inp.order_id}:ship-cancel", correlation_id=inp.correlation_id,

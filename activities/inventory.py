@@ -64,9 +64,9 @@ class InventoryActivities:
     async def release_allocation(self, inp: AllocationLines) -> Done:
         res = await self._reservation(inp)
         if res is None:
-            return Done(detail="no reservation: nothing to undo", attempt=attempt())
+            return Done(detail="no reservation: nothing to undo", acted=False, attempt=attempt())
         if inp.lines is None and all(ln.quantity == ln.released + ln.committed for ln in res.lines):
-            return Done(detail="nothing left open", attempt=attempt())
+            return Done(detail="nothing left open", acted=False, attempt=attempt())
         await self._http.call(
             VENDOR, "POST", f"/reservations/{res.reservation_id}/release", json={"lines": _lines(inp.lines)},
             idempotency_key=f"{inp.order_id}:allocation-release:{inp.tag}", correlation_id=inp.correlation_id,

@@ -91,10 +91,10 @@ class LoyaltyActivities:
     async def _move(self, inp: PointsMove, action: str) -> Done:
         block = await self._find_block(inp)
         if block is None:
-            return Done(detail="no points block: nothing to undo", attempt=attempt())
+            return Done(detail="no points block: nothing to undo", acted=False, attempt=attempt())
         open_points = block.points - block.spent - block.released
         if inp.points is None and open_points == 0:
-            return Done(detail="nothing left open", attempt=attempt())
+            return Done(detail="nothing left open", acted=False, attempt=attempt())
         await self._http.call(
             VENDOR, "POST", f"/blocks/{block.block_id}/{action}",
             json={"points": inp.points},

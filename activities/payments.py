@@ -148,7 +148,8 @@ class PaymentActivities:
                     idempotency_key=f"{inp.order_id}:void:{intent.id}", correlation_id=inp.correlation_id,
                 )
                 voided.append(intent.id)
-        return Done(detail=f"voided {', '.join(voided)}" if voided else "nothing held", attempt=attempt())
+        return Done(detail=f"voided {', '.join(voided)}" if voided else "nothing held", acted=bool(voided),
+                    attempt=attempt())
 
     @activity.defn(name=REFUND.name)
     async def refund_payment(self, inp: RefundPayment) -> Refund:

@@ -6,9 +6,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 PostingKind = Literal["sales_order", "invoice", "credit_memo"]
-PostingStatus = Literal["pending", "posted", "retrying", "failed"]
+PostingStatus = Literal["pending", "posted", "retrying", "failed", "cancelled"]
+"""cancelled: a sales order whose order was cancelled (cancelled in the ERP, or never booked there)."""
 POSTING_KINDS: tuple[PostingKind, ...] = ("sales_order", "invoice", "credit_memo")
-POSTING_STATUSES: tuple[PostingStatus, ...] = ("pending", "posted", "retrying", "failed")
+POSTING_STATUSES: tuple[PostingStatus, ...] = ("pending", "posted", "retrying", "failed", "cancelled")
 
 
 def posting_id(kind: str, reference: str) -> str:

@@ -74,6 +74,8 @@ class Done(StepResult):
     """A step or compensation with nothing to report but that it happened (or had nothing to undo)."""
 
     detail: str = ""
+    acted: bool = True
+    """False when there was nothing to do (an undo of a step that never happened)."""
 
 
 class Refund(StepResult):

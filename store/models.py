@@ -95,7 +95,7 @@ class ErpPosting(Base):
     __table_args__ = (
         UniqueConstraint("kind", "reference", name="uq_erp_postings_business_key"),
         CheckConstraint("kind IN ('sales_order', 'invoice', 'credit_memo')", name="kind"),
-        CheckConstraint("status IN ('pending', 'posted', 'retrying', 'failed')", name="status"),
+        CheckConstraint("status IN ('pending', 'posted', 'retrying', 'failed', 'cancelled')", name="status"),
         CheckConstraint("amount >= 0", name="amount"),
         # One index per filter of GET /v1/erp-postings, each ending in the sort key so a filtered
         # page is an index range scan; created_at serves the daily summary.

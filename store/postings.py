@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, case, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -59,7 +59,8 @@ def _since(stmt: Any, status: str) -> ColumnElement[datetime]:
     return case((_table.c.status == status, _table.c.status_since), else_=stmt.excluded.status_since)
 
 
-_NOT_POSTED = _table.c.status != "posted"
+_NOT_POSTED = _table.c.status.not_in(("posted", "cancelled"))
+"""Posted and cancelled are final: a late write of a stale attempt changes neither."""
 
 
 class PostingRepository:
@@ -90,6 +91,15 @@ class PostingRepository:
         }
         copy = ("status", "erp_document_number", "posted_at", "next_attempt_at", "status_since")
         self._upsert_unless_posted(row, copy=copy)
+
+    def cancelled(self, kind: PostingKind, reference: str, at: datetime) -> bool:
+        """The document's order was cancelled: booked and then cancelled in the ERP, or never booked."""
+        result = self.session.execute(
+            update(ErpPosting)
+            .where(ErpPosting.kind == kind, ErpPosting.reference == reference, ErpPosting.status != "cancelled")
+            .values(status="cancelled", next_attempt_at=None, updated_at=at, status_since=at)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def attempt_failed(
         self,

@@ -160,9 +160,8 @@ class ChaosRun:
             httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api,
             httpx.AsyncClient(base_url=stack.sandbox_url, timeout=30) as sandbox,
         ):
-            client = self.client = ChaosClient(
-                api, sandbox, await connect(stack.settings), stack.settings.fulfillment_webhook_secret
-            )
+            secret = stack.settings.fulfillment_webhook_secret.get_secret_value()
+            client = self.client = ChaosClient(api, sandbox, await connect(stack.settings), secret)
             monkey = self.monkey = ChaosMonkey(
                 stack,
                 client,

@@ -41,7 +41,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.support import Support
 
 OPERATOR_CANCEL = "cancelled by an operator in Temporal"
-REQUEST_SHIPMENT = "request shipment"
 
 
 class OrderProcess:
@@ -135,7 +134,7 @@ class OrderProcess:
             ctx.money.postings.append(ctx.money.sales_order)
             if await self._cancel_if_requested():
                 return Flow.GO_ON
-            await ctx.steps.run(REQUEST_SHIPMENT, fulfillment.REQUEST_SHIPMENT, policies.before_pivot(t),
+            await ctx.steps.run("request shipment", fulfillment.REQUEST_SHIPMENT, policies.before_pivot(t),
                                 f"request shipment from {allocation.node}", node=allocation.node, lines=lines,
                                 ship_to=order.shipping_address.model_dump())
         except StepFailed as failed:
@@ -239,7 +238,7 @@ class OrderProcess:
         status, t = self.ctx.board.status, self.ctx.timings
         if status == OrderStatus.COMPLETED:
             window, self.returns.accepting = t.return_window_s, True
-        elif status == OrderStatus.CANCELLED and REQUEST_SHIPMENT in self.ctx.steps.views:
+        elif status == OrderStatus.CANCELLED and self.undo.acted(fulfillment.CANCEL_SHIPMENT):
             window = t.late_dispatch_window_s
         else:
             await self.checkpoint()

@@ -115,6 +115,7 @@ class _Undo:
     op: Operation[Any, Any]
     arg: BaseModel
     view: CompensationView
+    acted: bool = False
 
 
 class Compensations:
@@ -133,6 +134,10 @@ class Compensations:
     def succeeded(self, op: Operation[Any, Any]) -> bool:
         return any(undo.op is op and undo.view.status == "succeeded" for undo in self._undos)
 
+    def acted(self, op: Operation[Any, Any]) -> bool:
+        """The undo found its step done at the vendor and undid it (vendor truth, not this run's memory)."""
+        return any(undo.op is op and undo.acted for undo in self._undos)
+
     def failures(self) -> str:
         return "; ".join(f"{u.view.name}: {u.view.error}" for u in self._undos if u.view.status == "failed")
 
@@ -144,7 +149,7 @@ class Compensations:
                 continue
             undo.view.status = "running"
             try:
-                await call(undo.op, undo.arg, self._policy, undo.view.name, activity_id=undo.view.name)
+                result = await call(undo.op, undo.arg, self._policy, undo.view.name, activity_id=undo.view.name)
             except FailureError as err:
                 message, error = vendor_error(err)
                 if error is not None and error.code == ALREADY_DISPATCHED:
@@ -154,4 +159,5 @@ class Compensations:
                 outcome = UndoOutcome.FAILED
                 continue
             undo.view.status, undo.view.error = "succeeded", None
+            undo.acted = getattr(result, "acted", True)
         return outcome

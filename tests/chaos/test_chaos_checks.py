@@ -449,6 +449,19 @@ def test_store_and_erp_disagreeing_is_caught() -> None:
     assert "store=erp" in _rules(store=stuck)
 
 
+def test_a_cancelled_sales_order_row_must_match_a_cancelled_or_missing_document() -> None:
+    vendors = copy.deepcopy(VENDORS)
+    store = copy.deepcopy(STORE)
+    store[0]["status"] = "cancelled"
+    assert "store=erp" in _rules(store=store, vendors=vendors)  # the ERP still has it open
+    vendors.documents[0]["status"] = "cancelled"
+    assert "store=erp" not in _rules(store=store, vendors=vendors)
+    vendors.documents = vendors.documents[1:]  # never booked
+    assert "store=erp" not in _rules(store=store, vendors=vendors)
+    store[1]["status"] = "cancelled"  # only sales orders are cancelled
+    assert "store=erp" in _rules(store=store, vendors=vendors)
+
+
 def test_two_erp_documents_for_one_reference_are_caught() -> None:
     vendors = copy.deepcopy(VENDORS)
     vendors.documents.append({**vendors.documents[1], "document_number": "INV-2"})

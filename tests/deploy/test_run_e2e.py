@@ -114,7 +114,7 @@ def running(env: dict[str, str]) -> Iterator[Foreground]:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_a_stop_signal_stops_every_child(running: Foreground, sig: signal.Signals) -> None:
     children = children_of(running.proc.pid)
-    assert len(children) == 4  # temporal, sandbox, worker, api
+    assert len(children) == 5  # temporal, sandbox, worker, sender, api
     running.proc.send_signal(sig)
     code, output = running.finish()
     assert code == 0, output

@@ -87,7 +87,10 @@ def test_stack_wires_the_children_to_each_other(tmp_path: Path) -> None:
         "127.0.0.1",
         "--port",
         "18000",
+        "--workers",
+        "1",
     ]
+    assert argv["sender"][1:] == ["-m", "deploy.cli", "sender"]
     assert argv["temporal"][:3] == [str(temporal_binary()), "server", "start-dev"]
 
 
