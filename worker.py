@@ -17,7 +17,6 @@ import structlog
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities import reconciliation, store_access, vendor_http
 from activities.erp import ErpActivities
 from activities.events import EventActivities
 from activities.fulfillment import FulfillmentActivities
@@ -25,15 +24,16 @@ from activities.inventory import InventoryActivities
 from activities.log_context import LogContextInterceptor
 from activities.loyalty import LoyaltyActivities
 from activities.payments import PaymentActivities
+from activities.reconciliation import ReconciliationActivities
 from activities.store_executor import StoreExecutor
 from activities.vendor_http import VendorClient
-from canonical.settings import Settings, get_settings
-from deploy.log_config import configure_logging
+from runtime.logging import configure_logging
+from runtime.schedules import ensure_reconciliation_schedule
+from runtime.settings import Settings, get_settings
+from runtime.temporal import connect
 from store import migrate
-from workflows.client import connect
 from workflows.order import OrderWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
-from workflows.reconciliation_schedule import ensure_reconciliation_schedule
 
 WORKFLOWS = [OrderWorkflow, ReconciliationWorkflow]
 
@@ -61,7 +61,6 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         # Before taking any task: activities record ERP postings in the store's current schema.
         await asyncio.to_thread(migrate.upgrade, settings.store_url(),
                                 secret_keys=settings.webhook_secret_keys)
-    store_access.configure(settings)
     store = StoreExecutor(settings.store_url())
     http = VendorClient(settings)
     client = await connect(settings, worker=True)
@@ -69,12 +68,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         await ensure_reconciliation_schedule(client, settings)
     except Exception as exc:  # noqa: BLE001 - orders must flow even without the schedule; say so loudly
         log.error("reconciliation.schedule_failed", error_type=type(exc).__name__, error=str(exc))
-    vendor_http.configure(settings)
     activities = activities_of(
         LoyaltyActivities(http), PaymentActivities(http), InventoryActivities(http), FulfillmentActivities(http),
-        ErpActivities(http, store), EventActivities(store),
+        ErpActivities(http, store), EventActivities(store), ReconciliationActivities(http, store),
     )
-    activities += reconciliation.ACTIVITIES
     worker = Worker(
         client,
         task_queue=settings.task_queue,
@@ -96,9 +93,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         await stop.wait()
         log.info("worker.stopping")
     await http.aclose()
-    await vendor_http.close()
     store.close()
-    store_access.close()
     log.info("worker.stopped")
 
 

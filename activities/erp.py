@@ -11,9 +11,6 @@ from typing import Literal
 from pydantic import BaseModel
 from temporalio import activity
 
-from activities.posting_record import post_recorded
-from activities.store_executor import StoreExecutor
-from store.postings import PostingRepository
 from activities.contracts.erp import (
     BOOK_SALES_ORDER,
     CANCEL_SALES_ORDER,
@@ -23,10 +20,14 @@ from activities.contracts.erp import (
     PostCreditMemo,
     PostInvoice,
 )
+from activities.posting_record import post_recorded
+from activities.store_executor import StoreExecutor
 from activities.vendor_http import VendorClient, attempt, parse
 from canonical.erp_postings import PostingDraft, PostingKind
+from canonical.reconciliation import ErpDocumentFact, Period
 from canonical.references import invoice_reference, sales_order_reference
 from canonical.steps import Done, ErpDocument, LineQuantity, OrderCall
+from store.postings import PostingRepository
 
 VENDOR = "erp"
 REJECTIONS = {"validation_error", "document_cancelled"}
@@ -119,3 +120,37 @@ class ErpActivities:
         draft = PostingDraft(kind="credit_memo", reference=inp.reference, order_id=inp.order_id,
                              amount=inp.amount, currency=inp.currency)
         return _document(await self._post(draft, "/credit-memos", {"invoice": inp.invoice}, inp, inp.lines))
+
+
+# ---- reconciliation's reads: documents posted in a period, or of one order ---------------------------
+
+
+class _PostedDocument(BaseModel):
+    document_number: str
+    type: Literal["sales_order", "invoice", "credit_memo"]
+    external_reference: str
+    order_id: str
+    amount: int
+    currency: str
+    status: str
+    posted_at: datetime
+
+
+def _fact(doc: _PostedDocument) -> ErpDocumentFact:
+    return ErpDocumentFact(document_number=doc.document_number, kind=doc.type, reference=doc.external_reference,
+                           order_id=doc.order_id, amount=doc.amount, currency=doc.currency.upper(),
+                           status=doc.status, posted_at=doc.posted_at)
+
+
+async def _documents(http: VendorClient, params: dict[str, str], correlation_id: str) -> list[ErpDocumentFact]:
+    items = await http.read_all(VENDOR, "/documents", params, id_field="document_number", correlation_id=correlation_id)
+    return [_fact(parse(VENDOR, _PostedDocument, item)) for item in items]
+
+
+async def documents_posted_in(http: VendorClient, period: Period, correlation_id: str) -> list[ErpDocumentFact]:
+    params = {"posted_from": period.start.isoformat(), "posted_to": period.end.isoformat()}
+    return await _documents(http, params, correlation_id)
+
+
+async def documents_of(http: VendorClient, order_id: str, correlation_id: str) -> list[ErpDocumentFact]:
+    return await _documents(http, {"order_id": order_id}, correlation_id)

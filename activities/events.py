@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 from temporalio import activity
 
-from activities.store_executor import StoreExecutor
 from activities.contracts.events import RECORD_EVENTS, RecordEvents
+from activities.store_executor import StoreExecutor
 from activities.vendor_http import attempt
 from canonical.steps import Done
 from store.webhooks import WebhookRepository

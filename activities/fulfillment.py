@@ -3,6 +3,9 @@
 Dispatch and pick rejections come back as signed webhooks through the API, not from here.
 """
 
+from datetime import UTC, datetime
+from math import ceil, floor
+
 from pydantic import BaseModel
 from temporalio import activity
 
@@ -15,6 +18,7 @@ from activities.contracts.fulfillment import (
     RequestShipment,
 )
 from activities.vendor_http import VendorClient, attempt, parse
+from canonical.reconciliation import DispatchFact, Period
 from canonical.steps import Done, OrderCall, ShipmentRequest
 
 VENDOR = "fulfillment"
@@ -76,3 +80,48 @@ class FulfillmentActivities:
             idempotency_key=reference, correlation_id=inp.correlation_id,
         )
         return Done(detail=f"return {body.get('request_id', '')} accepted", attempt=attempt())
+
+
+# ---- reconciliation's reads: dispatched shipments (goods that left must be paid for) ----------------
+
+
+class _Line(BaseModel):
+    quantity: int
+
+
+class _Shipment(BaseModel):
+    shipment_id: str
+    lines: list[_Line]
+
+
+class _DispatchRequest(BaseModel):
+    order_id: str
+    shipments: list[_Shipment] = []
+    dispatched_at: int | None = None
+
+
+class _DispatchRequests(BaseModel):
+    data: list[_DispatchRequest]
+
+
+async def _dispatches(http: VendorClient, params: dict[str, str], correlation_id: str) -> list[DispatchFact]:
+    body = await http.call(VENDOR, "GET", "/shipment-requests", params=params, correlation_id=correlation_id)
+    return [
+        DispatchFact(order_id=request.order_id, shipment_id=shipment.shipment_id,
+                     units=sum(line.quantity for line in shipment.lines),
+                     dispatched_at=datetime.fromtimestamp(request.dispatched_at, tz=UTC))
+        for request in parse(VENDOR, _DispatchRequests, body).data
+        if request.dispatched_at is not None
+        for shipment in request.shipments
+    ]
+
+
+async def dispatches_in(http: VendorClient, period: Period, correlation_id: str) -> list[DispatchFact]:
+    """`dispatched_at` is whole seconds: widen the query to whole seconds, cut to the period exactly."""
+    params = {"dispatched_from": str(floor(period.start.timestamp())),
+              "dispatched_to": str(ceil(period.end.timestamp()))}
+    return [d for d in await _dispatches(http, params, correlation_id) if period.contains(d.dispatched_at)]
+
+
+async def dispatches_of(http: VendorClient, order_id: str, correlation_id: str) -> list[DispatchFact]:
+    return await _dispatches(http, {"order_id": order_id}, correlation_id)

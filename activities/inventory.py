@@ -3,7 +3,15 @@
 from pydantic import BaseModel
 from temporalio import activity
 
-from activities.contracts.inventory import ALLOCATE, COMMIT, RELEASE, RESTOCK, AllocateInventory, AllocationLines, Restock
+from activities.contracts.inventory import (
+    ALLOCATE,
+    COMMIT,
+    RELEASE,
+    RESTOCK,
+    AllocateInventory,
+    AllocationLines,
+    Restock,
+)
 from activities.vendor_http import VendorClient, attempt, contract_violation, parse
 from canonical.steps import Allocation, Done, LineQuantity, OrderCall
 

@@ -18,7 +18,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from canonical.errors import ERROR_TYPE_BY_KIND, ErrorKind, VendorError
-from canonical.settings import Settings
+from runtime.settings import Settings
 
 log = structlog.get_logger("o2c.vendor")
 
@@ -145,6 +145,30 @@ class VendorClient:
         raise_vendor_error(error)
 
 
+    async def read_all(self, vendor: str, path: str, params: dict[str, str], *, id_field: str,
+                       correlation_id: str) -> list[dict[str, Any]]:
+        """A list endpoint read to the end, Stripe style: `limit`, `starting_after` the last item's id,
+        until `has_more` is false (the payment provider and the ERP page this way)."""
+        items: list[dict[str, Any]] = []
+        after: str | None = None
+        for _ in range(MAX_PAGES):
+            page_params = {**params, "limit": str(PAGE_SIZE), **({"starting_after": after} if after else {})}
+            body = await self.call(vendor, "GET", path, params=page_params, correlation_id=correlation_id)
+            data = body.get("data")
+            if not isinstance(data, list) or not all(isinstance(item, dict) and id_field in item for item in data):
+                raise contract_violation(vendor, f"{path}: a list page without data[].{id_field}")
+            items.extend(data)
+            if not body.get("has_more") or not data:
+                return items
+            after = str(data[-1][id_field])
+        raise contract_violation(vendor, f"{path}: more than {MAX_PAGES} pages")
+
+
+PAGE_SIZE = 100
+MAX_PAGES = 10_000
+"""A guard against a vendor that always says has_more: 1,000,000 items is no sane reconciliation."""
+
+
 def _json_object(vendor: str, answer: VendorAnswer) -> dict[str, Any]:
     try:
         body = answer.json()
@@ -174,22 +198,3 @@ def parse(vendor: str, model: type[M], body: Any) -> M:
         return model.model_validate(body)
     except ValidationError as exc:
         raise contract_violation(vendor, f"unexpected {model.__name__}: {exc.error_count()} field error(s)") from None
-
-
-# TEMPORARY (removed once reconciliation's readers take an injected VendorClient): module-level client.
-_shared: VendorClient | None = None
-
-
-def configure(settings: Settings) -> None:
-    global _shared
-    _shared = VendorClient(settings)
-
-
-async def close() -> None:
-    if _shared is not None:
-        await _shared.aclose()
-
-
-async def call(vendor: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-    assert _shared is not None, "activities.vendor_http.configure(settings) was not called"
-    return await _shared.call(vendor, method, path, **kwargs)

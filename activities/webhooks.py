@@ -32,9 +32,8 @@ from standardwebhooks.webhooks import Webhook
 from activities.bounded_post import PostOutcome, post_bounded
 from activities.guarded_network import guarded_pool
 from activities.store_executor import StoreExecutor
-from canonical.outbound_urls import DestinationPolicy
-from canonical.settings import Settings
 from canonical.webhooks import RESPONSE_KEEP_BYTES
+from runtime.settings import Settings, destination_policy
 from store.models import WebhookEndpoint
 from store.secret_box import SecretBox
 from store.webhooks import Claim, WebhookRepository
@@ -83,7 +82,7 @@ class WebhookSender:
     def __init__(self, settings: Settings, store: StoreExecutor) -> None:
         self._settings = settings
         self._store = store
-        self._policy = DestinationPolicy.from_settings(settings)
+        self._policy = destination_policy(settings)
         self._box = SecretBox(settings.webhook_secret_keys)
         # Redirects are never followed (httpcore does not): a receiver answers where it was registered.
         self._pool = guarded_pool(self._policy)
@@ -221,7 +220,7 @@ async def run_sender(settings: Settings, stop: asyncio.Event) -> None:
 
 
 def main() -> None:
-    from deploy.log_config import configure_logging
+    from runtime.logging import configure_logging
 
     settings = Settings()
     configure_logging(settings.log_level)

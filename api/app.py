@@ -10,15 +10,22 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api import codec, health, openapi, orders, problems, returns, webhooks
-from api import finance, reconciliation, store_access
-from api import webhook_endpoints
-from api.auth import Keyring, authorize_route
-from api.body_limit import BodyLimitMiddleware
-from api.correlation import CorrelationMiddleware
-from api.logs import configure_logging
-from api.temporal_gateway import TemporalGateway
-from canonical.settings import Settings, get_settings
+from api.finance import reconciliation
+from api.finance import routes as finance
+from api.ops import health
+from api.orders import returns
+from api.orders import routes as orders
+from api.shared import openapi, problems
+from api.shared import store as store_access
+from api.shared.auth import Keyring, authorize_route
+from api.shared.body_limit import BodyLimitMiddleware
+from api.shared.correlation import CorrelationMiddleware
+from api.shared.temporal import TemporalGateway
+from api.support import codec
+from api.webhooks import endpoints as webhook_endpoints
+from api.webhooks import inbound as webhooks
+from runtime.logging import configure_logging
+from runtime.settings import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None, *, client: Any | None = None) -> FastAPI:

@@ -20,8 +20,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from canonical.settings import Settings
-
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -100,10 +98,6 @@ class DestinationPolicy:
     @classmethod
     def of(cls, allowed_hosts: Sequence[str], https_only: bool) -> "DestinationPolicy":
         return cls(tuple(AllowedDestination.parse(entry) for entry in allowed_hosts), https_only)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> "DestinationPolicy":
-        return cls.of(settings.webhook_allowed_hosts, https_only=settings.env == "production")
 
     def url_refusal(self, url: str) -> str | None:
         """Why `url` may not receive webhooks, judged on the URL alone (names are resolved by the caller)."""

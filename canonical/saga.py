@@ -9,7 +9,6 @@ from pydantic import BaseModel, Field
 from canonical.order import Order
 from canonical.pricing import PricedOrder
 from canonical.returns import ReturnView
-from canonical.settings import Settings
 from canonical.steps import (
     Authorization,
     Capture,
@@ -69,10 +68,6 @@ class SagaTimings(BaseModel):
     return_window_s: float = 30 * 24 * 3600.0
     refund_retry_window_s: float = 3600.0
     late_dispatch_window_s: float = 24 * 3600.0
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> "SagaTimings":
-        return cls.model_validate(settings.model_dump(include=set(cls.model_fields)))
 
 
 class OrderInput(BaseModel):

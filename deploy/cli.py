@@ -23,9 +23,9 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from canonical.settings import Settings
 from deploy.db_cli import add_db_command
 from deploy.processes import StackError
+from runtime.settings import Settings
 from tools.bench import add_bench_command
 from tools.chaos_cli import add_chaos_command
 
@@ -106,7 +106,7 @@ def _add_demo_options(parser: argparse.ArgumentParser) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     if args.api_url:
-        from deploy.demo import run_demo
+        from tools.demo import run_demo
 
         settings = Settings()
         result = run_demo(
@@ -121,8 +121,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from deploy.demo import run_demo
     from deploy.stack import LocalStack
+    from tools.demo import run_demo
 
     _install_stop_handlers()
     stack = LocalStack(Settings(), ui_codec=True)  # the UI shows decoded payloads

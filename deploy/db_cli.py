@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from canonical.settings import Settings, UnsafeConfiguration
+from runtime.settings import Settings, UnsafeConfiguration
 
 
 def add_db_command(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

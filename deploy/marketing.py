@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import httpx
 
-from canonical.settings import Settings
 from canonical.webhooks import EVENT_TYPES
+from runtime.settings import Settings
 
 
 def admin_key(settings: Settings) -> str | None:

@@ -29,11 +29,11 @@ from typing import Any
 from pydantic import BaseModel, SecretBytes, SecretStr
 from pydantic_core import to_jsonable_python
 
-from canonical.settings import Settings
 from deploy.ports import free_ports, port_open
 from deploy.probes import HttpProbe, TaskQueuePollerProbe, TemporalProbe
 from deploy.processes import ProcessSpec, StackError, Supervisor, environment
 from deploy.temporal_server import dev_server_command, search_attribute_names, temporal_binary
+from runtime.settings import Settings
 
 __all__ = ["COMPONENTS", "LocalStack", "StackError", "free_ports", "settings_environment"]
 

@@ -7,8 +7,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from . import control, erp, fulfillment, inventory, loyalty, marketing, payments
-from . import balance_transactions, finance_control
+from . import (
+    balance_transactions,
+    control,
+    erp,
+    finance_control,
+    fulfillment,
+    inventory,
+    loyalty,
+    marketing,
+    payments,
+)
 from .context import Runtime
 from .errors import install_error_handlers
 from .faults import FaultMiddleware

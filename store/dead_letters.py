@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from store.models import InboundDeadLetter
 from store.engine import insert_for
+from store.models import InboundDeadLetter
 
 
 class DeadLetterRepository:

@@ -15,7 +15,6 @@ from canonical.reconciliation import Finding, Period, RunStatus
 from store.engine import insert_for
 from store.models import ReconciliationFinding, ReconciliationRun, ReconciliationRunOrder
 
-
 RUN_ORDERS_PER_INSERT = 5000
 """Rows per INSERT: well within PostgreSQL's 65,535 bind parameters."""
 

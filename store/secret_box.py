@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from canonical.settings import CodecKey
+from runtime.settings import CodecKey
 
 PREFIX = "sealed:v1:"
 NONCE_BYTES = 12

@@ -15,9 +15,9 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from canonical.settings import Settings
+from runtime.codec import encrypted_data_converter
+from runtime.settings import Settings
 from worker import WORKFLOW_RUNNER, WORKFLOWS
-from workflows.codec import encrypted_data_converter
 
 HISTORIES = Path(__file__).parent / "histories"
 FILES = sorted(HISTORIES.glob("*/*.json"))

@@ -21,7 +21,7 @@ import httpx
 from temporalio.client import Client
 
 from canonical.saga import workflow_id as order_workflow_id
-from canonical.settings import Settings
+from runtime.settings import Settings
 from tools.bench import BenchConfig
 from tools.bench_baseline import BaselineRun
 from tools.bench_history import Tally, executions_started, order_costs, still_running

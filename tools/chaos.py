@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import httpx
 
-from canonical.settings import Settings
+from runtime.settings import Settings
 from tools.chaos_checks import check_run
 from tools.chaos_client import ChaosClient
 from tools.chaos_flows import Driver
@@ -154,7 +154,7 @@ class ChaosRun:
         return report
 
     async def _exercise(self, stack: LocalStack) -> None:
-        from workflows.client import connect
+        from runtime.temporal import connect
 
         async with (
             httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api,

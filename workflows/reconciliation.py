@@ -14,7 +14,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities import reconciliation as act
+    from activities.contracts import reconciliation as act
     from canonical.reconciliation import Period, ReconciliationOutcome, ReconciliationRequest
 
 BATCH_SIZE = 100
@@ -44,7 +44,7 @@ class ReconciliationWorkflow:
         run_id = workflow.info().workflow_id
         period = req.resolve(workflow.now())
         await workflow.execute_activity(
-            act.start_reconciliation_run,
+            act.START_RUN,
             act.RunStart(run_id=run_id, trigger=req.trigger, period=period, stuck_after_s=req.stuck_after_s),
             summary=f"start run {period.start:%Y-%m-%d %H:%M:%S} – {period.end:%Y-%m-%d %H:%M:%S} UTC",
             **_OPTIONS,
@@ -56,43 +56,48 @@ class ReconciliationWorkflow:
             else:
                 await self._compare_batches(run_id, period)
             await workflow.execute_activity(
-                act.find_stuck_postings,
+                act.FIND_STUCK,
                 act.StuckCheck(run_id=run_id, stuck_after_s=req.stuck_after_s),
                 summary="postings stuck retrying",
                 **_OPTIONS,
+                result_type=int,
             )
         except ActivityError as err:
             reason = str(err.cause or err)
             await workflow.execute_activity(
-                act.finish_reconciliation_run,
+                act.FINISH_RUN,
                 act.RunFinish(run_id=run_id, status="failed", orders_checked=self._checked,
                               error=reason[:2000]),
                 summary="close the run as failed",
                 **_OPTIONS,
+                result_type=ReconciliationOutcome,
             )
             raise ApplicationError(f"reconciliation run failed: {reason}", non_retryable=True) from err
         return await workflow.execute_activity(
-            act.finish_reconciliation_run,
+            act.FINISH_RUN,
             act.RunFinish(run_id=run_id, status="completed", orders_checked=self._checked),
             summary="close the run",
             **_OPTIONS,
+            result_type=ReconciliationOutcome,
         )
 
     async def _compare_pages(self, run_id: str, period: Period) -> None:
         total = await workflow.execute_activity(
-            act.record_reconciliation_orders,
+            act.RECORD_ORDERS,
             act.PeriodScan(run_id=run_id, period=period),
             summary="find the orders of the period",
             **_OPTIONS,
+            result_type=int,
         )
         after: str | None = None
         while True:
             page = await workflow.execute_activity(
-                act.reconcile_order_page,
+                act.COMPARE_PAGE,
                 act.OrdersPage(run_id=run_id, period=period, after_order_id=after, limit=BATCH_SIZE),
                 summary=f"compare orders {self._checked + 1}–{min(self._checked + BATCH_SIZE, total)}"
                 f" of {total}",
                 **_OPTIONS,
+                result_type=act.PageChecked,
             )
             self._checked += page.checked
             if page.last_order_id is None or page.checked < BATCH_SIZE:
@@ -101,17 +106,19 @@ class ReconciliationWorkflow:
 
     async def _compare_batches(self, run_id: str, period: Period) -> None:
         order_ids = await workflow.execute_activity(
-            act.discover_reconciliation_orders,
+            act.DISCOVER_ORDERS,
             act.PeriodScan(run_id=run_id, period=period),
             summary="find the orders of the period",
             **_OPTIONS,
+            result_type=list[str],
         )
         for first in range(0, len(order_ids), BATCH_SIZE):
             batch = order_ids[first : first + BATCH_SIZE]
             await workflow.execute_activity(
-                act.reconcile_orders,
+                act.COMPARE_BATCH,
                 act.OrdersBatch(run_id=run_id, period=period, order_ids=batch),
                 summary=f"compare orders {first + 1}–{first + len(batch)} of {len(order_ids)}",
                 **_OPTIONS,
+                result_type=int,
             )
             self._checked += len(batch)

@@ -20,7 +20,7 @@ from standardwebhooks import Webhook
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
-from canonical.settings import DEV_API_KEYS, DEV_FULFILLMENT_WEBHOOK_SECRET, CodecKey, Settings
+from runtime.settings import DEV_API_KEYS, DEV_FULFILLMENT_WEBHOOK_SECRET, CodecKey, Settings
 from store import migrate
 from store.engine import Store
 

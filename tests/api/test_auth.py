@@ -3,8 +3,8 @@ import hmac
 import pytest
 from structlog.testing import capture_logs
 
-import api.auth
-from api.auth import Keyring, key_id
+import api.shared.auth
+from api.shared.auth import Keyring, key_id
 
 from .conftest import COMMERCE, FINANCE, SUPPORT, assert_problem, valid_order
 
@@ -65,7 +65,7 @@ def test_every_key_is_compared_in_constant_time(monkeypatch):
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(api.auth.hmac, "compare_digest", spy)
+    monkeypatch.setattr(api.shared.auth.hmac, "compare_digest", spy)
     keyring = Keyring({"k1": ["a"], "k2": ["b"], "k3": ["c"]})
 
     assert keyring.authenticate("k1").scopes == {"a"}

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from canonical.settings import Settings
+from runtime.settings import Settings
 
 from .conftest import COMMERCE, FINANCE, NoTemporal, assert_problem, signed, valid_order
 

@@ -10,8 +10,8 @@ import pytest
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from canonical.settings import CodecKey, Settings
-from workflows.codec import ENCODING, KEY_ID, EncryptionCodec
+from runtime.codec import ENCODING, KEY_ID, EncryptionCodec
+from runtime.settings import CodecKey, Settings
 
 from .conftest import COMMERCE, SUPPORT, assert_problem
 
@@ -154,4 +154,5 @@ def test_dev_trust_is_off_by_default_and_loud_when_on(
 
     assert Settings.model_fields["codec_dev_trust_ui_origin"].default is False
     create_app(trusting, client=no_temporal)
-    assert "codec.dev_trust_ui_origin_enabled" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "codec.dev_trust_ui_origin_enabled" in captured.out + captured.err

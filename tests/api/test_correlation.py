@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from api.correlation import accept_or_generate
+from api.shared.correlation import accept_or_generate
 
 from .conftest import assert_problem
 

@@ -13,7 +13,7 @@ import pytest
 
 from canonical.erp_postings import PostingDraft
 from canonical.reconciliation import Finding, FindingType, Period
-from canonical.settings import Settings
+from runtime.settings import Settings
 from store.engine import Store
 from store.postings import PostingRepository
 from store.reconciliation import ReconciliationRepository

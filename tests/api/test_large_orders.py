@@ -11,8 +11,8 @@ import httpx
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
-import api.orders
-from canonical.settings import Settings
+import api.orders.routes
+from runtime.settings import Settings
 
 from .conftest import COMMERCE, NoTemporal, assert_problem, valid_order
 
@@ -60,12 +60,12 @@ class SlowPricing:
     def __call__(self, order: Any, point_value_minor: int) -> Any:
         self.threads.append(threading.current_thread())
         time.sleep(1.0)
-        raise api.orders.PricingError("points_to_redeem", "slow and refused")
+        raise api.orders.routes.PricingError("points_to_redeem", "slow and refused")
 
 
 async def test_pricing_runs_off_the_event_loop(http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
     slow = SlowPricing()
-    monkeypatch.setattr(api.orders, "price", slow)
+    monkeypatch.setattr(api.orders.routes, "price", slow)
     order = asyncio.ensure_future(http.post("/v1/orders", json=valid_order(), headers=COMMERCE))
     while not slow.threads:
         await asyncio.sleep(0.01)

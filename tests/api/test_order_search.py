@@ -1,7 +1,7 @@
 import pytest
 
-from api.order_search import build_query, decode_cursor, encode_cursor
-from api.problems import ProblemError
+from api.orders.search import build_query, decode_cursor, encode_cursor
+from api.shared.problems import ProblemError
 from canonical.saga import OrderStatus
 
 

@@ -17,8 +17,8 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 
-from api import accept
-from api.order_status import _enrich
+from api.orders import accept
+from api.orders.status import _enrich
 from canonical.order import Order
 from canonical.saga import (
     AcceptDecision,

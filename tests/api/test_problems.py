@@ -2,7 +2,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from api.problems import ProblemError, validation_problem
+from api.shared.problems import ProblemError, validation_problem
 
 from .conftest import COMMERCE, NoTemporal, assert_problem
 

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api import problems
+from api.shared import problems
 
 
 def _app(err: Exception) -> FastAPI:

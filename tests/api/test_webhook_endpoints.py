@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from canonical.events import BusinessEvent
-from canonical.settings import Settings
+from runtime.settings import Settings
 from store.engine import Store
 from store.webhooks import WebhookRepository
 

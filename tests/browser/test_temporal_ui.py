@@ -23,8 +23,8 @@ from urllib.parse import quote
 import pytest
 from e2e_support import TEST_ENV, Stack, order
 
-from canonical.settings import Settings
 from deploy.stack import LocalStack
+from runtime.settings import Settings
 
 pytestmark = [pytest.mark.e2e]
 

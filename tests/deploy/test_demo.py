@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from deploy.cli import build_parser
-from deploy.demo import COMMERCE_KEY, SCENARIOS, SUPPORT_KEY, run_demo
+from tools.demo import COMMERCE_KEY, SCENARIOS, SUPPORT_KEY, run_demo
 
 EXPECTED = {
     "DEMO-HAPPY-1": "completed",

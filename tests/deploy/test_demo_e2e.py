@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy.demo import SCENARIOS
 from deploy.stack import free_ports
+from tools.demo import SCENARIOS
 
 pytestmark = [pytest.mark.e2e]
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from canonical.settings import Settings
 from deploy.ports import port_open
 from deploy.probes import Launch, TaskQueuePollerProbe
 from deploy.processes import ProcessSpec, environment
 from deploy.stack import COMPONENTS, LocalStack, StackError, settings_environment
 from deploy.temporal_server import dev_server_command, search_attribute_names, temporal_binary
+from runtime.settings import Settings
 from workflows.search_attributes import DEV_SERVER_FLAGS
 
 

@@ -7,7 +7,7 @@ from e2e_support import Stack, make_stack
 from temporalio.client import Client
 
 from deploy.stack import LocalStack
-from workflows.client import connect
+from runtime.temporal import connect
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 from standardwebhooks import Webhook
 
-from canonical.settings import DEV_FULFILLMENT_WEBHOOK_SECRET, Settings
 from deploy.stack import LocalStack, free_ports
+from runtime.settings import DEV_FULFILLMENT_WEBHOOK_SECRET, Settings
 
 SHORT_AUTH_S = 2.0
 

@@ -20,10 +20,10 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from canonical.saga import OrderInput, workflow_id
-from canonical.settings import CodecKey, Settings
 from deploy.stack import LocalStack
-from workflows.client import connect
-from workflows.codec import ENCODING, KEY_ID, CodecError
+from runtime.codec import ENCODING, KEY_ID, CodecError
+from runtime.settings import CodecKey, Settings
+from runtime.temporal import connect
 
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
 

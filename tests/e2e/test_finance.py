@@ -13,7 +13,7 @@ from e2e_support import SUPPORT, Stack, order
 from temporalio.client import Client
 
 from deploy.stack import LocalStack
-from workflows.reconciliation_schedule import SCHEDULE_ID
+from runtime.schedules import SCHEDULE_ID
 
 pytestmark = [pytest.mark.e2e]
 

@@ -12,9 +12,9 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from canonical.settings import Settings
 from deploy.temporal_server import temporal_binary
-from workflows.codec import encrypted_data_converter
+from runtime.codec import encrypted_data_converter
+from runtime.settings import Settings
 from workflows.search_attributes import DEV_SERVER_FLAGS
 
 pytestmark = [pytest.mark.e2e]

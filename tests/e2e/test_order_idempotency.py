@@ -7,7 +7,7 @@ import pytest
 from e2e_support import Stack, order
 from temporalio.client import Client
 
-from api import accept
+from api.orders import accept
 from canonical.order import Order
 
 pytestmark = [pytest.mark.e2e]

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from e2e_support import TEST_ENV, Stack, order
 
-from canonical.settings import Settings
 from deploy.stack import LocalStack
+from runtime.settings import Settings
 
 pytestmark = [pytest.mark.e2e]
 

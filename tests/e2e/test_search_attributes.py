@@ -18,7 +18,7 @@ from temporalio.client import Client
 
 from canonical.saga import workflow_id
 from deploy.stack import LocalStack
-from workflows.client import connect
+from runtime.temporal import connect
 from workflows.search_attributes import (
     ALL_KEYS,
     CHANNEL,

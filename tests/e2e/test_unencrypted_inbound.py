@@ -7,8 +7,7 @@ import base64
 import dataclasses
 import os
 import uuid
-from collections.abc import Sequence
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
 import pytest
@@ -18,10 +17,10 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from canonical.settings import CodecKey, Settings
 from deploy.temporal_server import temporal_binary
-from workflows.client import data_converter
-from workflows.codec import EncryptionCodec
+from runtime.codec import EncryptionCodec
+from runtime.settings import CodecKey, Settings
+from runtime.temporal import data_converter
 
 pytestmark = [pytest.mark.e2e]
 

@@ -9,7 +9,7 @@ import pytest
 from e2e_support import Stack, order
 from standardwebhooks import Webhook
 
-from canonical.settings import DEV_FULFILLMENT_WEBHOOK_SECRET
+from runtime.settings import DEV_FULFILLMENT_WEBHOOK_SECRET
 
 pytestmark = [pytest.mark.e2e]
 

@@ -29,17 +29,17 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.core import NotSet
-from standardwebhooks import Webhook
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
+from standardwebhooks import Webhook
 
 from api.app import create_app
-from canonical.settings import DEV_API_KEYS, DEV_FULFILLMENT_WEBHOOK_SECRET, Settings
 from deploy.marketing import ensure_marketing_webhook
 from deploy.stack import LocalStack
+from runtime.settings import DEV_API_KEYS, DEV_FULFILLMENT_WEBHOOK_SECRET, Settings
 
 pytestmark = [pytest.mark.e2e]
 

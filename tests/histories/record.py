@@ -7,7 +7,7 @@ Starts a private local stack (real dev server, sandbox, worker, API) on free por
 directory, drives each scenario through the public API exactly as tests/e2e does, waits until every
 workflow it started has closed, and writes `history.to_json()` per workflow to
 tests/histories/<WorkflowType>/<scenario>.json. The payloads in them are encrypted with the DEV codec
-key (canonical/settings.py), which is what the replay test decodes them with; re-record with the
+key (runtime/settings.py), which is what the replay test decodes them with; re-record with the
 default O2C_CODEC_KEYS.
 
 When to re-record: after a change that is *meant* to change new histories (a new step, a new event),
@@ -26,18 +26,18 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 from standardwebhooks import Webhook
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from canonical.settings import DEV_FULFILLMENT_WEBHOOK_SECRET, Settings
 from deploy.marketing import ensure_marketing_webhook
 from deploy.stack import LocalStack
-from workflows.client import connect
+from runtime.settings import DEV_FULFILLMENT_WEBHOOK_SECRET, Settings
+from runtime.temporal import connect
 
 HERE = Path(__file__).resolve().parent
 COMMERCE = {"Authorization": "Bearer commerce-dev-key"}

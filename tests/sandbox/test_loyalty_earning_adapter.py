@@ -13,7 +13,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.contracts import loyalty
 from activities.loyalty import LoyaltyActivities
 from activities.vendor_http import VendorClient
-from canonical.settings import Settings
+from runtime.settings import Settings
 
 REF = {"correlation_id": "corr-earn"}
 

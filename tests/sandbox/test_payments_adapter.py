@@ -13,7 +13,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.contracts import payments
 from activities.payments import PaymentActivities
 from activities.vendor_http import VendorClient
-from canonical.settings import Settings
+from runtime.settings import Settings
 
 REF = {"order_id": "O-REL", "correlation_id": "corr-rel"}
 

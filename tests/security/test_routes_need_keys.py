@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.routing import _IncludedRouter
 
 from api.app import create_app
-from canonical.settings import DEV_API_KEYS, Settings
+from runtime.settings import DEV_API_KEYS, Settings
 
 # No API key, by design: probes, the API's own documentation, and the fulfilment webhook, which is
 # authenticated by its Standard Webhooks signature instead (tests/security/test_webhook_and_logs.py).

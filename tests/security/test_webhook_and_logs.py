@@ -24,10 +24,10 @@ import pytest
 from e2e_support import order
 from standardwebhooks import Webhook
 
-from canonical.settings import DEV_FULFILLMENT_WEBHOOK_SECRET, Settings
-from deploy.demo import SCENARIOS, run_demo
 from deploy.marketing import ensure_marketing_webhook
 from deploy.stack import LocalStack
+from runtime.settings import DEV_FULFILLMENT_WEBHOOK_SECRET, Settings
+from tools.demo import SCENARIOS, run_demo
 
 pytestmark = [pytest.mark.e2e]
 

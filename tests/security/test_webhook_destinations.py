@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 
 from activities.guarded_network import DestinationRefused, GuardedBackend
+from activities.store_executor import StoreExecutor
+from activities.webhooks import WebhookSender
 from canonical.events import BusinessEvent
 from canonical.outbound_urls import DestinationPolicy, IPAddress
-from canonical.settings import Settings
+from runtime.settings import Settings
 from store import migrate
 from store.engine import Store
 from store.secret_box import SecretBox
-from activities.store_executor import StoreExecutor
-from activities.webhooks import WebhookSender
 from store.webhooks import WebhookRepository
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)

@@ -119,7 +119,7 @@ def test_upgrade_keeps_the_postings_a_database_already_holds(database_url: str) 
 
 def test_endpoint_secrets_stored_in_clear_are_sealed_by_the_upgrade(database_url: str) -> None:
     """Revision 0005 encrypts the signing secrets 0003 kept in clear, and its downgrade gives them back."""
-    from canonical.settings import Settings
+    from runtime.settings import Settings
     from store.secret_box import PREFIX, SecretBox
     from store.webhooks import WebhookRepository
 

@@ -1,4 +1,4 @@
-"""The payload codec (workflows/codec.py): AES-GCM per payload, key id in metadata, rotation."""
+"""The payload codec (runtime/codec.py): AES-GCM per payload, key id in metadata, rotation."""
 
 import base64
 import json
@@ -8,8 +8,8 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
 from temporalio.exceptions import ApplicationError
 
-from canonical.settings import DEV_CODEC_KEY, CodecKey, Settings
-from workflows.codec import ENCODING, KEY_ID, CodecError, EncryptionCodec, encrypted_data_converter
+from runtime.codec import ENCODING, KEY_ID, CodecError, EncryptionCodec, encrypted_data_converter
+from runtime.settings import DEV_CODEC_KEY, CodecKey, Settings
 
 PLAIN = Payload(metadata={"encoding": b"json/plain"}, data=b'{"name":"Ana Lima","email":"ana@example.com"}')
 
@@ -105,7 +105,7 @@ async def test_failure_messages_and_stack_traces_are_encrypted_too() -> None:
 async def test_the_production_worker_codec_turns_unencrypted_payloads_into_unreadable_ones() -> None:
     from temporalio.contrib.pydantic import pydantic_data_converter
 
-    from workflows.codec import REFUSED
+    from runtime.codec import REFUSED
 
     strict = EncryptionCodec([A], refuse_unencrypted=True)
     [sealed] = await strict.encode([PLAIN])

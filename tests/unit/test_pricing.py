@@ -3,7 +3,14 @@
 import pytest
 
 from canonical.order import Order
-from canonical.pricing import MAX_SAFE_INTEGER, PricedLine, PricedOrder, PricingError, largest_remainder, price
+from canonical.pricing import (
+    MAX_SAFE_INTEGER,
+    PricedLine,
+    PricedOrder,
+    PricingError,
+    largest_remainder,
+    price,
+)
 
 
 def _order(lines: list[tuple[str, int, int]], points: int = 0) -> Order:

@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from api.app import create_app
-from canonical.settings import (
+from runtime.settings import (
     DEV_API_KEYS,
     DEV_CODEC_KEY,
     DEV_FULFILLMENT_WEBHOOK_SECRET,

@@ -7,7 +7,6 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 from activities.posting_record import next_attempt
-from activities.reconciliation_rules import compare_order, orphan_movements, stuck_postings
 from canonical.reconciliation import (
     DispatchFact,
     ErpDocumentFact,
@@ -16,6 +15,7 @@ from canonical.reconciliation import (
     Period,
     PostingFact,
 )
+from canonical.reconciliation_rules import compare_order, orphan_movements, stuck_postings
 from canonical.references import settlement_key
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import sqlalchemy as sa
 from alembic import context, op
 
-from canonical.settings import CodecKey, Settings
+from runtime.settings import CodecKey, Settings
 from store.secret_box import SecretBox
 
 revision: str = "0005_security"

@@ -1,0 +1,1 @@
+"""Finance's routes: ERP postings (JSON and CSV), the daily summary, reconciliation runs."""

@@ -1,0 +1,210 @@
+"""/v1/erp-postings (finance:read): which ERP documents were posted for which orders, which are still
+retrying and why; as JSON pages or a CSV export; and a daily summary.
+
+Reads the store only. The list is ordered by when each posting first appeared (filtered on posting
+time: by when it was posted) and paged by an opaque keyset cursor, so a page never repeats or skips
+a row while new postings keep arriving.
+"""
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import Response, StreamingResponse
+from pydantic import AwareDatetime
+
+from api.finance.csv_export import CSV_MEDIA_TYPE, csv_chunks, prefers_csv
+from api.finance.models import (
+    CSV_COLUMNS,
+    CurrencyTotal,
+    ErpPostingItem,
+    ErpPostingPage,
+    PostingSummary,
+    SummaryGroup,
+)
+from api.orders.search import decode_cursor, encode_cursor
+from api.shared.auth import Principal, require_scope
+from api.shared.problems import PROBLEM, ProblemError, ValidationProblem, validation_problem
+from api.shared.store import store
+from canonical.erp_postings import PostingKind, PostingStatus
+from store.engine import Store
+from store.models import ErpPosting
+from store.postings import PageKey, PostingFilters, PostingRepository
+
+router = APIRouter(prefix="/v1/erp-postings", tags=["finance"])
+
+READ_PROBLEMS = {
+    401: PROBLEM,
+    403: PROBLEM,
+    422: {"model": ValidationProblem, "content": {"application/problem+json": {}}},
+    503: PROBLEM,
+}
+FinanceReader = Annotated[Principal, Depends(require_scope("finance:read"))]
+Instant = AwareDatetime | date
+"""A timestamp with its offset, or a day (UTC)."""
+
+DEFAULT_LIMIT = 50
+_CURSOR_PREFIX = b"pst:"
+
+
+def _start_of(value: Instant) -> datetime:
+    return value if isinstance(value, datetime) else datetime.combine(value, time(), tzinfo=UTC)
+
+
+def _end_of(value: Instant) -> datetime:
+    """posted_to is exclusive for a timestamp; a day means through the end of that day."""
+    return (
+        value
+        if isinstance(value, datetime)
+        else datetime.combine(value + timedelta(days=1), time(), tzinfo=UTC)
+    )
+
+
+def _cursor(row: ErpPosting) -> str:
+    key = f"{row.id}" + (f"@{row.posted_at.isoformat()}" if row.posted_at is not None else "")
+    return encode_cursor(_CURSOR_PREFIX + key.encode()) or ""
+
+
+def _after(cursor: str | None, filters: PostingFilters) -> PageKey | None:
+    """Where the previous page ended; a 422 for a cursor we did not issue, or issued for a list in the
+    other order (by posting time or not, see PostingFilters)."""
+    raw = decode_cursor(cursor)
+    if raw is None:
+        return None
+    try:
+        number, _, posted = raw.removeprefix(_CURSOR_PREFIX).decode().partition("@")
+        if raw == raw.removeprefix(_CURSOR_PREFIX) or not number.isdigit():
+            raise ValueError(raw)
+        key = PageKey(int(number), datetime.fromisoformat(posted) if posted else None)
+        if filters.by_posting_time and key.posted_at is None:
+            raise ValueError(raw)
+    except ValueError:
+        raise validation_problem([{"loc": ("query", "cursor"), "msg": "not a cursor of this list"}]) from None
+    return key
+
+
+@router.get(
+    "",
+    response_model=ErpPostingPage,
+    summary="List ERP postings (JSON pages, or CSV with Accept: text/csv)",
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "A page (JSON) or an export (CSV)"},
+        **READ_PROBLEMS,
+    },
+)
+def list_erp_postings(
+    request: Request,
+    _: FinanceReader,
+    order_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._:-]{1,64}$")] = None,
+    status: PostingStatus | None = None,
+    kind: PostingKind | None = None,
+    posted_from: Annotated[
+        Instant | None, Query(description="posted at or after (a day means its start, UTC)")
+    ] = None,
+    posted_to: Annotated[
+        Instant | None, Query(description="posted before (a day means through its end, UTC)")
+    ] = None,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=500,
+            description=f"page size (JSON default {DEFAULT_LIMIT}); "
+            "CSV without a limit exports every matching posting",
+        ),
+    ] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> Response | ErpPostingPage:
+    filters = PostingFilters(
+        order_id=order_id,
+        status=status,
+        kind=kind,
+        posted_from=_start_of(posted_from) if posted_from is not None else None,
+        posted_to=_end_of(posted_to) if posted_to is not None else None,
+    )
+    if filters.posted_from and filters.posted_to and filters.posted_from >= filters.posted_to:
+        raise validation_problem([{"loc": ("query", "posted_to"), "msg": "must be after posted_from"}])
+    after = _after(cursor, filters)
+    db = store(request)
+    if prefers_csv(accept) and limit is None:
+        return StreamingResponse(
+            _export(db, filters, after),
+            media_type=CSV_MEDIA_TYPE,
+            headers={"Content-Disposition": 'attachment; filename="erp-postings.csv"'},
+        )
+    size = limit or DEFAULT_LIMIT
+    with db.reading() as session:
+        rows = PostingRepository(session).page(filters, after=after, limit=size + 1)
+        items = [ErpPostingItem.of(row) for row in rows[:size]]
+    next_cursor = _cursor(rows[size - 1]) if len(rows) > size else None
+    if prefers_csv(accept):
+        headers = {"Content-Disposition": 'attachment; filename="erp-postings.csv"'}
+        if next_cursor:
+            headers["X-Next-Cursor"] = next_cursor
+        body = "".join(csv_chunks(CSV_COLUMNS, (item.model_dump() for item in items)))
+        return Response(body, media_type=CSV_MEDIA_TYPE, headers=headers)
+    return ErpPostingPage(items=items, next_cursor=next_cursor)
+
+
+def _export(db: Store, filters: PostingFilters, after: PageKey | None) -> Iterator[str]:
+    # Runs while the response streams (in the thread pool), with a session of its own.
+    with db.reading() as session:
+        rows = PostingRepository(session).stream(filters, after=after)
+        yield from csv_chunks(CSV_COLUMNS, (ErpPostingItem.of(row).model_dump() for row in rows))
+
+
+@router.get(
+    "/summary",
+    response_model=PostingSummary,
+    summary="Counts and amounts by kind and status for a day",
+    responses=READ_PROBLEMS,
+)
+def erp_postings_summary(
+    request: Request,
+    _: FinanceReader,
+    day: Annotated[
+        date | None, Query(alias="date", description="UTC day the postings arose on; default today")
+    ] = None,
+) -> PostingSummary:
+    day = day or datetime.now(UTC).date()
+    with store(request).reading() as session:
+        rows = PostingRepository(session).summary(day)
+    totals: dict[str, CurrencyTotal] = {}
+    for row in rows:
+        total = totals.setdefault(row.currency, CurrencyTotal(currency=row.currency, count=0, amount=0))
+        total.count += row.count
+        total.amount += row.amount
+    return PostingSummary(
+        date=day,
+        groups=[
+            SummaryGroup(
+                kind=r.kind,
+                status=r.status,
+                currency=r.currency,
+                count=r.count,  # type: ignore[arg-type]
+                amount=r.amount,
+            )
+            for r in rows
+        ],
+        totals=sorted(totals.values(), key=lambda t: t.currency),
+    )
+
+
+@router.get(
+    "/{posting_id}",
+    response_model=ErpPostingItem,
+    summary="One ERP posting",
+    responses={404: PROBLEM, **READ_PROBLEMS},
+)
+def get_erp_posting(
+    request: Request,
+    _: FinanceReader,
+    posting_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,40}$")],
+) -> ErpPostingItem:
+    with store(request).reading() as session:
+        row = PostingRepository(session).get(posting_id)
+        if row is None:
+            raise ProblemError(404, "not-found", f"No ERP posting {posting_id}")
+        return ErpPostingItem.of(row)

@@ -1,0 +1,108 @@
+"""API keys with scopes: `Authorization: Bearer <key>` (design §5, §9).
+
+Keys are compared in constant time against every configured key (no early exit, equal-length
+digests), so neither timing nor length tells a caller how close a guess was. Keys are never logged;
+a caller is identified in logs and audit trails by `key_id`, a short digest of its key.
+"""
+
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
+
+from api.shared.problems import ProblemError
+
+# auto_error=False: we answer missing credentials ourselves, as a problem with WWW-Authenticate.
+bearer = HTTPBearer(auto_error=False, description="An o2c API key")
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8")).digest()
+
+
+def key_id(key: str) -> str:
+    """A stable, non-reversible name for a key, fit for logs and audit (`cancelled by ...`)."""
+    return "key-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    scopes: frozenset[str]
+
+
+class Keyring:
+    def __init__(self, keys: Mapping[SecretStr, Sequence[str]] | Mapping[str, Sequence[str]]) -> None:
+        plain = [(k.get_secret_value() if isinstance(k, SecretStr) else k, scopes)
+                 for k, scopes in keys.items()]
+        self._entries = [(_digest(k), Principal(key_id(k), frozenset(scopes))) for k, scopes in plain]
+
+    def authenticate(self, presented: str) -> Principal | None:
+        candidate = _digest(presented)
+        found: Principal | None = None
+        for digest, principal in self._entries:
+            # Every key is compared, even after a match, so the time taken does not depend on which matched.
+            if hmac.compare_digest(candidate, digest) and found is None:
+                found = principal
+        return found
+
+
+def _unauthorized(detail: str, error: str | None = None) -> ProblemError:
+    challenge = "Bearer" if error is None else f'Bearer error="{error}"'
+    return ProblemError(401, "unauthorized", detail, headers={"WWW-Authenticate": challenge})
+
+
+async def authenticate(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise _unauthorized("Send an API key as 'Authorization: Bearer <key>'")
+    keyring: Keyring = request.app.state.keyring
+    principal = keyring.authenticate(credentials.credentials)
+    if principal is None:
+        raise _unauthorized("The API key is not valid", error="invalid_token")
+    return principal
+
+
+class ScopeGuard:
+    """Dependency: the caller must hold at least one of `any_of`."""
+
+    def __init__(self, any_of: tuple[str, ...]) -> None:
+        self.any_of = any_of
+
+    async def __call__(self, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if not principal.scopes.intersection(self.any_of):
+            raise ProblemError(
+                403,
+                "forbidden",
+                f"This API key lacks the scope for this operation; it needs one of: {', '.join(self.any_of)}",
+                required_scopes=list(self.any_of),
+            )
+        return principal
+
+
+def require_scope(*any_of: str) -> ScopeGuard:
+    return ScopeGuard(any_of)
+
+
+def _guards(dependant: Dependant | None) -> list[ScopeGuard]:
+    if dependant is None:
+        return []
+    own = [dependant.call] if isinstance(dependant.call, ScopeGuard) else []
+    return own + [guard for sub in dependant.dependencies for guard in _guards(sub)]
+
+
+async def authorize_route(request: Request) -> None:
+    """The matched route's key and scope checks, run on demand (before an error about its body is told)."""
+    guards = _guards(getattr(request.scope.get("route"), "dependant", None))
+    if not guards:
+        return
+    principal = await authenticate(request, await bearer(request))
+    for guard in guards:
+        await guard(principal)

@@ -1,0 +1,1 @@
+"""Support: the codec endpoint the Temporal UI decodes payloads through."""
