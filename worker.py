@@ -66,7 +66,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     client = await connect(settings, worker=True)
     try:
         await ensure_reconciliation_schedule(client, settings)
-    except Exception as exc:  # noqa: BLE001 - orders must flow even without the schedule; say so loudly
+    except Exception as exc:
         log.error("reconciliation.schedule_failed", error_type=type(exc).__name__, error=str(exc))
     activities = activities_of(
         LoyaltyActivities(http), PaymentActivities(http), InventoryActivities(http), FulfillmentActivities(http),

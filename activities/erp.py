@@ -63,8 +63,9 @@ class ErpActivities:
         self._store = store
 
     async def _find(self, kind: PostingKind, reference: str, correlation_id: str) -> _Document | None:
-        body = await self._http.call(VENDOR, "GET", "/documents", params={"external_reference": reference, "type": kind},
-                          correlation_id=correlation_id)
+        body = await self._http.call(VENDOR, "GET", "/documents",
+                                     params={"external_reference": reference, "type": kind},
+                                     correlation_id=correlation_id)
         docs = parse(VENDOR, _Documents, body).data
         return docs[0] if docs else None
 
@@ -82,8 +83,8 @@ class ErpActivities:
             )
             return parse(VENDOR, _Document, body)
 
-        return await post_recorded(draft, self._store, find=lambda: self._find(draft.kind, draft.reference, inp.correlation_id),
-                                   post=post)
+        return await post_recorded(draft, self._store, post=post,
+                                   find=lambda: self._find(draft.kind, draft.reference, inp.correlation_id))
 
     @activity.defn(name=BOOK_SALES_ORDER.name)
     async def book_sales_order(self, inp: BookSalesOrder) -> ErpDocument:

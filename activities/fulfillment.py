@@ -57,8 +57,8 @@ class FulfillmentActivities:
     @activity.defn(name=CANCEL_SHIPMENT.name)
     async def cancel_shipment_request(self, inp: OrderCall) -> Done:
         """Undo-if-done. Raises a BusinessRejection `already_dispatched` once goods have left."""
-        body = await self._http.call(VENDOR, "GET", "/shipment-requests", params={"reference": _reference(inp.order_id)},
-                          correlation_id=inp.correlation_id)
+        body = await self._http.call(VENDOR, "GET", "/shipment-requests",
+                                     params={"reference": _reference(inp.order_id)}, correlation_id=inp.correlation_id)
         found = parse(VENDOR, _Requests, body).data
         if not found:
             return Done(detail="no shipment request: nothing to undo", acted=False, attempt=attempt())

@@ -101,7 +101,8 @@ class LoyaltyActivities:
             idempotency_key=f"{inp.order_id}:points-{action}:{inp.tag}",
             correlation_id=inp.correlation_id,
         )
-        return Done(detail=f"{action} {inp.points if inp.points is not None else open_points} points", attempt=attempt())
+        moved = inp.points if inp.points is not None else open_points
+        return Done(detail=f"{action} {moved} points", attempt=attempt())
 
     @activity.defn(name=RELEASE.name)
     async def release_points(self, inp: PointsMove) -> Done:

@@ -73,7 +73,8 @@ class PaymentActivities:
 
     @activity.defn(name=AUTHORIZE.name)
     async def authorize_payment(self, inp: AuthorizePayment) -> Authorization:
-        key = f"{inp.order_id}:authorize" if not inp.reauthorization else f"{inp.order_id}:reauthorize:{inp.reauthorization}"
+        key = (f"{inp.order_id}:reauthorize:{inp.reauthorization}" if inp.reauthorization
+               else f"{inp.order_id}:authorize")
         metadata = {"order_id": inp.order_id, "reference": key}
         if inp.reauthorization_of:
             metadata["reauthorization_of"] = inp.reauthorization_of
@@ -115,7 +116,8 @@ class PaymentActivities:
         """
         if inp.amount <= 0:
             return Done(detail="nothing to release", attempt=attempt())
-        body = await self._http.call(VENDOR, "GET", f"/payment_intents/{inp.payment_intent_id}", correlation_id=inp.correlation_id)
+        body = await self._http.call(VENDOR, "GET", f"/payment_intents/{inp.payment_intent_id}",
+                                     correlation_id=inp.correlation_id)
         intent = parse(VENDOR, _Intent, body)
         if intent.amount_capturable == 0:
             return Done(detail=f"hold already gone ({intent.status})", attempt=attempt())

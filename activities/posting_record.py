@@ -79,7 +79,7 @@ async def _best_effort(store: StoreExecutor, draft: PostingDraft, work: Callable
     """Progress notes (pending, retrying) must never hide the ERP's own outcome or error."""
     try:
         return await store.write(lambda session: work(PostingRepository(session)))
-    except Exception as exc:  # noqa: BLE001 - a progress note is never worth failing the posting
+    except Exception as exc:
         log.warning("erp_posting.record_failed", reference=draft.reference, error_type=type(exc).__name__)
         return None
 

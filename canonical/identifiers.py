@@ -15,7 +15,9 @@ Points = Annotated[StrictInt, Field(ge=0, le=10**10)]
 
 # ISO 4217 active codes; the minor-unit exponent matters only for display.
 CURRENCY_EXPONENT: dict[str, int] = {
-    **{c: 2 for c in ["AED", "AUD", "BGN", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EGP", "EUR", "GBP", "HKD", "HUF", "ILS", "INR", "MXN", "MYR", "NOK", "NZD", "PHP", "PLN", "RON", "SAR", "SEK", "SGD", "THB", "TRY", "TWD", "USD", "ZAR"]},
+    **{c: 2 for c in ["AED", "AUD", "BGN", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EGP", "EUR", "GBP", "HKD",
+                      "HUF", "ILS", "INR", "MXN", "MYR", "NOK", "NZD", "PHP", "PLN", "RON", "SAR", "SEK", "SGD",
+                      "THB", "TRY", "TWD", "USD", "ZAR"]},
     **{c: 0 for c in ["CLP", "ISK", "JPY", "KRW", "VND"]},
     **{c: 3 for c in ["BHD", "JOD", "KWD", "OMR", "TND"]},
 }

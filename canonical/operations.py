@@ -9,12 +9,12 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
-I = TypeVar("I", bound=BaseModel)  # noqa: E741 - the conventional name for an input type
-O = TypeVar("O", bound=BaseModel)
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel)
 
 
 @dataclass(frozen=True)
-class Operation(Generic[I, O]):
+class Operation(Generic[In, Out]):
     name: str
-    input: type[I]
-    output: type[O]
+    input: type[In]
+    output: type[Out]

@@ -90,7 +90,7 @@ class BaselineRun:
                         task_queue=self.task_queue,
                     )
                     done += 1
-                except Exception:  # noqa: BLE001 - a failed workflow is counted, not fatal to the run
+                except Exception:
                     failed += 1
                 if (done + failed) % max(1, workflows // 5) == 0:
                     progress(f"baseline {kind}: {done + failed}/{workflows} done")

@@ -9,6 +9,7 @@ at most once per `poll_interval_s` per order, so following them costs the stack 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections import Counter, deque
@@ -147,6 +148,18 @@ class OrderClient:
             placed.answer = type(exc).__name__
         placed.answered_at = time.monotonic()
 
+    async def _caller(self, queue: deque[Placed], poller: StatusPoller, follow: bool, wait_each: bool,
+                      deadline: float) -> None:
+        while queue and time.monotonic() < deadline:
+            order = queue.popleft()
+            await self.post(order)
+            if order.answer not in FOLLOWED_ANSWERS:
+                order.finish("refused", time.monotonic())
+            elif follow:
+                poller.follow(order)
+                if wait_each:
+                    await _wait_until(order.settled, deadline)
+
     async def run(
         self,
         orders: Iterable[Placed],
@@ -165,25 +178,12 @@ class OrderClient:
         queue = deque(placed)
         poller = StatusPoller(self.http, self.headers, poll_interval_s)
 
-        async def caller() -> None:
-            while queue and time.monotonic() < deadline:
-                order = queue.popleft()
-                await self.post(order)
-                if order.answer not in FOLLOWED_ANSWERS:
-                    order.finish("refused", time.monotonic())
-                elif follow:
-                    poller.follow(order)
-                    if wait_each:
-                        await _wait_until(order.settled, deadline)
-
-        async def report() -> None:
-            while progress is not None:
-                await asyncio.sleep(progress_every_s)
-                progress(placed, poller)
-
-        background = [asyncio.create_task(poller.run()), asyncio.create_task(report())]
+        background = [asyncio.create_task(poller.run())]
+        if progress is not None:
+            background.append(asyncio.create_task(_report(progress, placed, poller, progress_every_s)))
         try:
-            await asyncio.gather(*(caller() for _ in range(min(concurrency, len(placed)) or 1)))
+            callers = min(concurrency, len(placed)) or 1
+            await asyncio.gather(*(self._caller(queue, poller, follow, wait_each, deadline) for _ in range(callers)))
             if follow:
                 while poller.open and time.monotonic() < deadline:
                     await asyncio.sleep(0.1)
@@ -198,11 +198,16 @@ class OrderClient:
         return poller
 
 
+async def _report(progress: Callable[[list[Placed], StatusPoller], None], placed: list[Placed],
+                  poller: StatusPoller, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        progress(placed, poller)
+
+
 async def _wait_until(event: asyncio.Event, deadline: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(event.wait(), timeout=max(0.0, deadline - time.monotonic()))
-    except TimeoutError:
-        pass
 
 
 def progress_line(label: str, placed: list[Placed], poller: StatusPoller, started: float) -> str:

@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.steps import StepFailed, StepRunner
     from workflows.support import Support
 
-O = TypeVar("O", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel)
 
 
 class Flow(Enum):
@@ -59,8 +59,8 @@ class OrderContext:
     def fmt(self, amount: int) -> str:
         return format_money(amount, self.order.currency)
 
-    async def persist(self, name: str, op: Operation[Any, O], summary: str, code: AttentionCode = AttentionCode.STEP_FAILED,
-                      **fields: Any) -> Done:
+    async def persist(self, name: str, op: Operation[Any, Out], summary: str,
+                      code: AttentionCode = AttentionCode.STEP_FAILED, **fields: Any) -> Done:
         """A step after the pivot: retried by its policy until it succeeds; if it fails for good, the
         order parks until support retries it, marks it resolved by hand, or closes the order."""
         while True:

@@ -9,7 +9,7 @@ dispatches anyway. Every wait for support is explicit: `park` returns support's 
 refund-and-close travels back up as `Flow.CLOSE` to `_close`.
 """
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.context import Flow, OrderContext
     from workflows.outbox import Outbox
     from workflows.refunds import refund_capture
+    from workflows.rejections import payment_rejection, points_rejection
     from workflows.returns import Returns
     from workflows.shipments import Shipments
     from workflows.status import StatusBoard
@@ -60,6 +61,7 @@ class OrderProcess:
         self.operator_cancel_pending = False
         self.cancelled_by_operator = False
         self.written_off = 0
+        self._dispatch_deadline = datetime.max.replace(tzinfo=UTC)  # set when fulfilment starts
 
     # ---- the business process -------------------------------------------------------------
 
@@ -79,7 +81,7 @@ class OrderProcess:
                     "reserve points", loyalty.RESERVE, policies.accept(t), f"reserve {order.points_to_redeem} points",
                     member_id=order.customer.loyalty_member_id or "", points=order.points_to_redeem)
             except StepFailed as failed:
-                return await self._reject(failed, _points_rejection(failed))
+                return await self._reject(failed, points_rejection(failed))
             ctx.money.loyalty.reserved = ctx.money.reservation.points
         self.undo.register("void authorization", payments.VOID)
         if ctx.money.amount_due > 0:
@@ -89,7 +91,7 @@ class OrderProcess:
                     f"authorize {ctx.fmt(ctx.money.amount_due)}", amount=ctx.money.amount_due, currency=order.currency,
                     method_token=order.payment.method_token)
             except StepFailed as failed:
-                return await self._reject(failed, _payment_rejection(failed))
+                return await self._reject(failed, payment_rejection(failed))
         self._decide()
         ctx.board.set(OrderStatus.ACCEPTED)
         ctx.outbox.emit("order.accepted", amount_due=ctx.money.amount_due, currency=order.currency,
@@ -144,9 +146,9 @@ class OrderProcess:
 
     async def _follow_fulfilment(self) -> Flow:
         shipments, units = self.shipments, self.ctx.units
-        deadline = workflow.now() + timedelta(seconds=self.ctx.timings.dispatch_sla_s)
+        self._dispatch_deadline = self._next_dispatch_deadline()
         while True:
-            if await shipments.settle_pending() is Flow.CLOSE or await self._attend_anomalies() is Flow.CLOSE:
+            if await self._take_node_news() is Flow.CLOSE:
                 return Flow.CLOSE
             if self.operator_cancel_pending and shipments.dispatched:
                 if await self._park_operator_cancel() is Flow.CLOSE:
@@ -158,27 +160,48 @@ class OrderProcess:
                 if await self._cancel_before_dispatch(self._cancel_reason()):
                     return Flow.GO_ON
                 continue
-            await self.checkpoint()
-            try:
-                await workflow.wait_condition(self._fulfilment_news, timeout=_until(deadline))
-            except TimeoutError:
-                if not shipments.dispatched:
-                    if await self._cancel_before_dispatch("no dispatch within the dispatch SLA"):
-                        return Flow.GO_ON
-                    continue
-                open_lines = ", ".join(f"{ln.quantity} x {ln.sku}" for ln in units.open_lines())
-                request = await self.ctx.support.park(AttentionCode.DISPATCH_SLA_MISSED,
-                                                      f"not dispatched within the dispatch SLA: {open_lines}")
-                if request.action == "refund_and_close":
-                    return Flow.CLOSE
-                if request.action == "retry":
-                    deadline = workflow.now() + timedelta(seconds=self.ctx.timings.dispatch_sla_s)
-                else:  # handled outside o2c: what never shipped is released like a rejected pick
-                    shipments.release_rest(f"unshipped-{len(self.ctx.support.actions)}")
+            if (flow := await self._wait_for_fulfilment_news()) is not None:
+                return flow
         if shipments.dispatched:
             return await self._settle()
         await self._cancel_before_dispatch("pick rejected for every line")
         return Flow.GO_ON
+
+    async def _take_node_news(self) -> Flow:
+        """Apply what the node reported, then put anything that does not add up to support."""
+        if await self.shipments.settle_pending() is Flow.CLOSE:
+            return Flow.CLOSE
+        return await self._attend_anomalies()
+
+    async def _wait_for_fulfilment_news(self) -> Flow | None:
+        """None when there is news to act on (or the SLA miss was handled and following goes on)."""
+        await self.checkpoint()
+        try:
+            await workflow.wait_condition(self._fulfilment_news, timeout=_until(self._dispatch_deadline))
+        except TimeoutError:
+            return await self._on_dispatch_sla_missed()
+        return None
+
+    def _next_dispatch_deadline(self) -> datetime:
+        return workflow.now() + timedelta(seconds=self.ctx.timings.dispatch_sla_s)
+
+    async def _on_dispatch_sla_missed(self) -> Flow | None:
+        """Nothing shipped in time cancels the order; a partial dispatch asks support what to do with
+        the rest. None means keep following the fulfilment."""
+        shipments = self.shipments
+        if not shipments.dispatched:
+            cancelled = await self._cancel_before_dispatch("no dispatch within the dispatch SLA")
+            return Flow.GO_ON if cancelled else None
+        open_lines = ", ".join(f"{ln.quantity} x {ln.sku}" for ln in self.ctx.units.open_lines())
+        request = await self.ctx.support.park(AttentionCode.DISPATCH_SLA_MISSED,
+                                              f"not dispatched within the dispatch SLA: {open_lines}")
+        if request.action == "refund_and_close":
+            return Flow.CLOSE
+        if request.action == "retry":
+            self._dispatch_deadline = self._next_dispatch_deadline()
+        else:  # handled outside o2c: what never shipped is released like a rejected pick
+            shipments.release_rest(f"unshipped-{len(self.ctx.support.actions)}")
+        return None
 
     def _fulfilment_news(self) -> bool:
         shipments = self.shipments
@@ -412,18 +435,3 @@ class OrderProcess:
 
 def _until(deadline: datetime) -> float:
     return max((deadline - workflow.now()).total_seconds(), 0.001)
-
-
-def _points_rejection(failed: StepFailed) -> Rejection:
-    if failed.is_rejection and failed.code == "insufficient_points" and failed.error is not None:
-        return Rejection(type="insufficient-points", detail=failed.error.message)
-    if failed.is_rejection:
-        return Rejection(type="order-failed", detail=str(failed))
-    return Rejection(type="payment-unavailable", detail=str(failed))
-
-
-def _payment_rejection(failed: StepFailed) -> Rejection:
-    if failed.is_rejection and failed.error is not None:
-        return Rejection(type="payment-declined", detail=failed.error.message,
-                         decline_code=failed.error.decline_code or failed.error.code)
-    return Rejection(type="payment-unavailable", detail=str(failed))

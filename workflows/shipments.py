@@ -212,7 +212,8 @@ class Shipments:
             assert money.authorization is not None
             try:
                 capture = await ctx.steps.run(
-                    f"capture {sid}", payments.CAPTURE, policies.after_pivot(), f"capture {ctx.fmt(view.amount)} for {sid}",
+                    f"capture {sid}", payments.CAPTURE, policies.after_pivot(),
+                    f"capture {ctx.fmt(view.amount)} for {sid}",
                     payment_intent_id=money.authorization.id, shipment_id=sid, amount=view.amount, points=view.points,
                     reauthorization=money.reauthorizations)
             except StepFailed as failed:

@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.saga import CompensationView, StepView
     from workflows.policies import Policy
 
-O = TypeVar("O", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel)
 
 
 class StepFailed(Exception):
@@ -63,11 +63,11 @@ class StepRunner:
     def input(self, op: Operation[Any, Any], **fields: Any) -> BaseModel:
         return op.input(**self._ref, **fields)
 
-    async def run(self, name: str, op: Operation[Any, O], policy: Policy, summary: str, **fields: Any) -> O:
+    async def run(self, name: str, op: Operation[Any, Out], policy: Policy, summary: str, **fields: Any) -> Out:
         view = self.views.setdefault(name, StepView(name=name, status="pending"))
         view.status, view.started_at, view.error = "running", workflow.now(), None
         try:
-            result: O = await call(op, self.input(op, **fields), policy, summary, activity_id=name)
+            result: Out = await call(op, self.input(op, **fields), policy, summary, activity_id=name)
         except FailureError as err:
             message, error = vendor_error(err)
             view.status, view.finished_at, view.error = "failed", workflow.now(), message
@@ -78,8 +78,8 @@ class StepRunner:
         return result
 
 
-async def call(op: Operation[Any, O], arg: BaseModel, policy: Policy, summary: str,
-               activity_id: str | None = None) -> O:
+async def call(op: Operation[Any, Out], arg: BaseModel, policy: Policy, summary: str,
+               activity_id: str | None = None) -> Out:
     """Run one operation: a few quick local attempts, then, if the vendor is still failing transiently,
     a regular activity that the server retries for what is left of the phase's window."""
     options = policy.remote_options()

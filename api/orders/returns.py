@@ -74,8 +74,8 @@ async def create_return(
             raise ProblemError(404, "not-found", f"No order {order_id}", order_id=order_id) from None
         raise ProblemError(409, "not-returnable", f"Order {order_id} is closed to returns", order_id=order_id) from None
     log.info("return.requested", order_id=order_id, return_id=summary.return_id, key_id=principal.key_id)
-    accepted = ReturnAccepted(order_id=order_id, return_id=summary.return_id,
-                              lines=[ln.model_dump() for ln in summary.lines], links=_links(order_id, summary.return_id))
+    accepted = ReturnAccepted(order_id=order_id, return_id=summary.return_id, links=_links(order_id, summary.return_id),
+                              lines=[ln.model_dump() for ln in summary.lines])
     return JSONResponse(accepted.model_dump(mode="json"), status_code=202)
 
 

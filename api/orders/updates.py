@@ -25,7 +25,8 @@ async def run_update(request: Request, workflow_id: str, update: Any, arg: Any, 
     try:
         return await within(request.app.state.settings.accept_timeout_s, handle.execute_update(update, arg))
     except DeadlineExceeded:
-        raise unavailable(f"{workflow_id} did not confirm the {update.__name__} in time; read it before retrying") from None
+        raise unavailable(
+            f"{workflow_id} did not confirm the {update.__name__} in time; read it before retrying") from None
     except RPCError as err:
         # The server refuses an update while the workflow's own task is failing or being retried
         # ("workflow not ready"): nothing was applied, so the caller may simply send it again.

@@ -35,14 +35,14 @@ class StoreGateway:
         try:
             await asyncio.to_thread(migrate.upgrade, self.store.url,
                                     secret_keys=self._settings.webhook_secret_keys)
-        except Exception as exc:  # noqa: BLE001 - reported by /readyz and every finance request
+        except Exception as exc:
             log.error("store.upgrade_failed", error_type=type(exc).__name__)
 
     def healthy(self) -> bool:
         try:
             self.store.ping()
             return True
-        except Exception:  # noqa: BLE001 - any failure means not ready
+        except Exception:
             return False
 
 

@@ -6,6 +6,7 @@ and /readyz reports it. Tests inject a client (or a sentinel that fails on any u
 """
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -38,10 +39,8 @@ class TemporalGateway:
 
     async def connect(self) -> None:
         """Connect if not yet connected; failures are logged and leave the gateway disconnected."""
-        try:
+        with contextlib.suppress(ProblemError):
             await self.client()
-        except ProblemError:
-            pass
 
     async def client(self) -> Client:
         if self._client is not None:

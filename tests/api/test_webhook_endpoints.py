@@ -179,7 +179,9 @@ INTERNAL_URLS = [
 
 @pytest.mark.parametrize("url", INTERNAL_URLS)
 async def test_internal_destinations_are_422_naming_the_url(http: httpx.AsyncClient, url: str) -> None:
-    response = await http.post("/v1/webhook-endpoints", headers=ADMIN, json={"url": url, "event_types": ["order.completed"]})
+    response = await http.post(
+        "/v1/webhook-endpoints", headers=ADMIN, json={"url": url, "event_types": ["order.completed"]}
+    )
     problem = assert_problem(response, 422, "validation-error")
     assert [e["loc"] for e in problem["errors"]] == [["body", "url"]]
     assert (await http.get("/v1/webhook-endpoints", headers=ADMIN)).json()["items"] == []
@@ -203,7 +205,8 @@ async def test_production_takes_https_only(make_http: Callable[..., httpx.AsyncC
     async with make_http(NoTemporal(), production(settings)) as http:
         for scheme, status in (("http", 422), ("https", 201)):
             response = await http.post("/v1/webhook-endpoints", headers=PRODUCTION,
-                                       json={"url": f"{scheme}://crm.example.test/hooks", "event_types": ["order.completed"]})
+                                       json={"url": f"{scheme}://crm.example.test/hooks",
+                                             "event_types": ["order.completed"]})
             assert response.status_code == status, response.text
         problem = assert_problem(await http.post("/v1/webhook-endpoints", headers=PRODUCTION, json={
             "url": "http://crm.example.test/hooks", "event_types": ["order.completed"]}), 422, "validation-error")
@@ -220,7 +223,7 @@ async def test_the_secret_is_sealed_in_the_store(http: httpx.AsyncClient, store:
     with store.reading() as session:
         row = WebhookRepository(session).endpoint(created["id"])
         assert row is not None
-        stored = {c: str(getattr(row, c)) for c in row.__table__.columns.keys()}
+        stored = {c.key: str(getattr(row, c.key)) for c in row.__table__.columns}
     assert not any(created["secret"] in value or created["secret"][6:] in value for value in stored.values())
     assert SecretBox(settings.webhook_secret_keys).open(row.secret_sealed, created["id"]) == created["secret"]
 

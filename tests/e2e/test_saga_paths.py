@@ -56,7 +56,8 @@ async def test_declined_card_releases_points_and_leaves_nothing_authorized(stack
 async def test_insufficient_points_authorizes_nothing(stack: Stack) -> None:
     body = order(points=500)
     member = body["customer"]["loyalty_member_id"]
-    (await stack.sandbox.put(f"/_sandbox/members/{member}", json={"available_points": 100, "tier": "base"})).raise_for_status()
+    member_state = {"available_points": 100, "tier": "base"}
+    (await stack.sandbox.put(f"/_sandbox/members/{member}", json=member_state)).raise_for_status()
     response = await stack.place(body)
     assert response.status_code == 409, response.text
     assert response.json()["type"].endswith("insufficient-points")

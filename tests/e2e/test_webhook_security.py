@@ -16,7 +16,8 @@ pytestmark = [pytest.mark.e2e]
 
 def _dispatch_event(order_id: str) -> bytes:
     return json.dumps({"type": "shipment.dispatched", "timestamp": "2026-11-22T10:00:00Z", "data": {
-        "order_id": order_id, "request_id": "x", "shipment_id": "SHP-FORGED", "lines": [{"sku": "HOLD-W", "quantity": 1}],
+        "order_id": order_id, "request_id": "x", "shipment_id": "SHP-FORGED",
+        "lines": [{"sku": "HOLD-W", "quantity": 1}],
         "carrier": "forged", "tracking_number": "0"}}).encode()
 
 

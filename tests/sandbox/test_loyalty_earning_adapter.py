@@ -33,7 +33,9 @@ def adapter() -> ActivityEnvironment:
     return ActivityEnvironment()
 
 
-async def test_earn_points_at_the_tier_rate_and_report_a_tier_change(adapter: ActivityEnvironment, acts: LoyaltyActivities, api: Api) -> None:
+async def test_earn_points_at_the_tier_rate_and_report_a_tier_change(
+    adapter: ActivityEnvironment, acts: LoyaltyActivities, api: Api
+) -> None:
     await api.put("/_sandbox/members/M-near", {"available_points": 0, "tier": "silver", "lifetime_points": 49_000})
     inp = loyalty.EarnPoints(order_id="O-1", **REF, member_id="M-near", amount=99_999, currency="EUR")
     earned = await adapter.run(acts.earn_points, inp)

@@ -40,7 +40,7 @@ def test_upgrade_from_empty_builds_every_table(database_url: str) -> None:
     assert migrate.current_revision(database_url) is None
     migrate.upgrade(database_url)
     assert migrate.current_revision(database_url) == migrate.head_revision()
-    assert TABLES <= tables(database_url)
+    assert tables(database_url) >= TABLES
     engine = make_engine(database_url)
     try:
         indexes = {ix["name"] for ix in inspect(engine).get_indexes("erp_postings")}
@@ -62,7 +62,7 @@ def test_downgrade_to_base_and_upgrade_again(database_url: str) -> None:
     assert migrate.current_revision(database_url) is None
     assert tables(database_url) == set()
     migrate.upgrade(database_url)
-    assert TABLES <= tables(database_url)
+    assert tables(database_url) >= TABLES
     assert migrate.current_revision(database_url) == migrate.head_revision()
 
 
@@ -205,7 +205,7 @@ def test_concurrent_upgrades_both_succeed(database_url: str) -> None:
     def run() -> None:
         try:
             migrate.upgrade(database_url)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(3)]

@@ -144,29 +144,24 @@ def test_one_row_per_business_posting_under_concurrent_attempts(store: Store) ->
     errors: list[BaseException] = []
     barrier = threading.Barrier(8)
 
+    transitions = [
+        lambda repo, d, i, at: repo.attempt_started(d, at),
+        lambda repo, d, i, at: repo.attempt_failed(d, attempt=i, error="boom", will_retry=True, next_attempt_at=at,
+                                                   at=at),
+        lambda repo, d, i, at: repo.attempt_failed(d, attempt=i, error="no", will_retry=False, next_attempt_at=None,
+                                                   at=at),
+        lambda repo, d, i, at: repo.posted(d, f"INV-{d.order_id}", at, i, at),
+    ]
+
     def worker(seed: int) -> None:
         rnd = random.Random(seed)
         try:
             barrier.wait()
             for i in range(25):
-                d = rnd.choice(drafts)
-                at = T0 + timedelta(milliseconds=i)
-                step = rnd.randrange(4)
                 with store.writing() as session:
-                    repo = PostingRepository(session)
-                    if step == 0:
-                        repo.attempt_started(d, at)
-                    elif step == 1:
-                        repo.attempt_failed(
-                            d, attempt=i, error="boom", will_retry=True, next_attempt_at=at, at=at
-                        )
-                    elif step == 2:
-                        repo.attempt_failed(
-                            d, attempt=i, error="no", will_retry=False, next_attempt_at=None, at=at
-                        )
-                    else:
-                        repo.posted(d, f"INV-{d.order_id}", at, i, at)
-        except BaseException as exc:  # noqa: BLE001 - asserted below
+                    rnd.choice(transitions)(PostingRepository(session), rnd.choice(drafts), i,
+                                            T0 + timedelta(milliseconds=i))
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]

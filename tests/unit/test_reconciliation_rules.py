@@ -20,7 +20,7 @@ from canonical.references import settlement_key
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 PERIOD = Period(start=T0 - timedelta(hours=1), end=T0 + timedelta(hours=1))
-O = "ORD:1"  # order ids may contain colons
+OID = "ORD:1"  # order ids may contain colons
 
 
 def capture(sid: str, amount: int, at: datetime = T0, flow: str = "charge") -> MoneyMovement:
@@ -28,8 +28,8 @@ def capture(sid: str, amount: int, at: datetime = T0, flow: str = "charge") -> M
     return MoneyMovement(
         flow=flow,
         source_id=f"src_{sid}_{flow}",
-        order_id=O,
-        reference=f"{O}:{word}:{sid}",
+        order_id=OID,
+        reference=f"{OID}:{word}:{sid}",
         amount=amount,
         currency="EUR",
         at=at,
@@ -41,7 +41,7 @@ def doc(kind: str, ref: str, amount: int, number: str, at: datetime = T0) -> Erp
         document_number=number,
         kind=kind,
         reference=ref,
-        order_id=O,
+        order_id=OID,
         amount=amount,  # type: ignore[arg-type]
         currency="EUR",
         status="posted",
@@ -50,7 +50,7 @@ def doc(kind: str, ref: str, amount: int, number: str, at: datetime = T0) -> Erp
 
 
 def invoice(sid: str, amount: int, number: str = "INV-1", at: datetime = T0) -> ErpDocumentFact:
-    return doc("invoice", f"{O}:invoice:{sid}", amount, number, at)
+    return doc("invoice", f"{OID}:invoice:{sid}", amount, number, at)
 
 
 def posting(
@@ -59,7 +59,7 @@ def posting(
     return PostingFact(
         kind=kind,
         reference=ref,
-        order_id=O,
+        order_id=OID,
         amount=amount,
         currency="EUR",
         status=status,  # type: ignore[arg-type]
@@ -75,49 +75,49 @@ def types(findings: list) -> list[str]:  # type: ignore[type-arg]
 
 
 def test_settlement_keys_pair_captures_with_invoices_and_refunds_with_credit_memos() -> None:
-    assert settlement_key(O, f"{O}:capture:shp_1") == ("charge", "shp_1")
-    assert settlement_key(O, f"{O}:invoice:shp_1") == ("charge", "shp_1")
-    assert settlement_key(O, f"{O}:credit-memo:shp_1") == ("refund", "shp_1")
-    assert settlement_key(O, f"{O}:sales-order") is None
-    assert settlement_key(O, "typed by hand") is None
+    assert settlement_key(OID, f"{OID}:capture:shp_1") == ("charge", "shp_1")
+    assert settlement_key(OID, f"{OID}:invoice:shp_1") == ("charge", "shp_1")
+    assert settlement_key(OID, f"{OID}:credit-memo:shp_1") == ("refund", "shp_1")
+    assert settlement_key(OID, f"{OID}:sales-order") is None
+    assert settlement_key(OID, "typed by hand") is None
 
 
 def test_a_clean_order_has_no_findings() -> None:
-    so = doc("sales_order", f"{O}:sales-order", 3000, "SO-1")
+    so = doc("sales_order", f"{OID}:sales-order", 3000, "SO-1")
     findings = compare_order(
-        O,
+        OID,
         PERIOD,
         [capture("A", 1000), capture("B", 2000), capture("A", 400, flow="refund")],
         [
             so,
             invoice("A", 1000),
             invoice("B", 2000, "INV-2"),
-            doc("credit_memo", f"{O}:credit-memo:A", 400, "CM-1"),
+            doc("credit_memo", f"{OID}:credit-memo:A", 400, "CM-1"),
         ],
         [
-            DispatchFact(order_id=O, shipment_id="A", units=1, dispatched_at=T0),
-            DispatchFact(order_id=O, shipment_id="B", units=2, dispatched_at=T0),
+            DispatchFact(order_id=OID, shipment_id="A", units=1, dispatched_at=T0),
+            DispatchFact(order_id=OID, shipment_id="B", units=2, dispatched_at=T0),
         ],
-        [posting(f"{O}:invoice:A", 1000), posting(f"{O}:invoice:B", 2000)],
+        [posting(f"{OID}:invoice:A", 1000), posting(f"{OID}:invoice:B", 2000)],
     )
     assert findings == []
 
 
 def test_shipments_paid_with_points_owe_nothing() -> None:
-    shipped = [DispatchFact(order_id=O, shipment_id="A", units=1, dispatched_at=T0)]
+    shipped = [DispatchFact(order_id=OID, shipment_id="A", units=1, dispatched_at=T0)]
     # Booked at zero, neither captured nor invoiced.
     assert (
-        compare_order(O, PERIOD, [], [doc("sales_order", f"{O}:sales-order", 0, "SO-1")], shipped, []) == []
+        compare_order(OID, PERIOD, [], [doc("sales_order", f"{OID}:sales-order", 0, "SO-1")], shipped, []) == []
     )
     # Invoiced at zero (what older orders did).
-    assert compare_order(O, PERIOD, [], [invoice("A", 0)], shipped, []) == []
+    assert compare_order(OID, PERIOD, [], [invoice("A", 0)], shipped, []) == []
 
 
 def test_each_mismatch_type() -> None:
-    assert types(compare_order(O, PERIOD, [capture("A", 1000)], [], [], [])) == ["capture_without_invoice"]
-    assert types(compare_order(O, PERIOD, [], [invoice("A", 1000)], [], [])) == ["invoice_without_capture"]
+    assert types(compare_order(OID, PERIOD, [capture("A", 1000)], [], [], [])) == ["capture_without_invoice"]
+    assert types(compare_order(OID, PERIOD, [], [invoice("A", 1000)], [], [])) == ["invoice_without_capture"]
     [mismatch] = compare_order(
-        O, PERIOD, [capture("A", 1000)], [invoice("A", 900)], [], [posting(f"{O}:invoice:A", 1000)]
+        OID, PERIOD, [capture("A", 1000)], [invoice("A", 900)], [], [posting(f"{OID}:invoice:A", 1000)]
     )
     assert (mismatch.type, mismatch.provider_amount, mismatch.erp_amount, mismatch.store_amount) == (
         FindingType.AMOUNT_MISMATCH,
@@ -127,32 +127,32 @@ def test_each_mismatch_type() -> None:
     )
     assert types(
         compare_order(
-            O, PERIOD, [capture("A", 1000)], [invoice("A", 1000)], [], [posting(f"{O}:invoice:A", 1200)]
+            OID, PERIOD, [capture("A", 1000)], [invoice("A", 1000)], [], [posting(f"{OID}:invoice:A", 1200)]
         )
     ) == ["amount_mismatch"]
     dup = compare_order(
-        O, PERIOD, [capture("A", 1000)], [invoice("A", 1000), invoice("A", 1000, "INV-9")], [], []
+        OID, PERIOD, [capture("A", 1000)], [invoice("A", 1000), invoice("A", 1000, "INV-9")], [], []
     )
     assert types(dup) == ["duplicate_erp_document"] and "INV-9" in dup[0].detail
     assert types(
         compare_order(
-            O, PERIOD, [capture("A", 1000), capture("A", 300, flow="refund")], [invoice("A", 1000)], [], []
+            OID, PERIOD, [capture("A", 1000), capture("A", 300, flow="refund")], [invoice("A", 1000)], [], []
         )
     ) == ["refund_without_credit_memo"]
     assert types(
-        compare_order(O, PERIOD, [], [doc("credit_memo", f"{O}:credit-memo:A", 5, "CM-1")], [], [])
+        compare_order(OID, PERIOD, [], [doc("credit_memo", f"{OID}:credit-memo:A", 5, "CM-1")], [], [])
     ) == ["credit_memo_without_refund"]
     [lost] = compare_order(
-        O, PERIOD, [], [], [DispatchFact(order_id=O, shipment_id="A", units=3, dispatched_at=T0)], []
+        OID, PERIOD, [], [], [DispatchFact(order_id=OID, shipment_id="A", units=3, dispatched_at=T0)], []
     )
     assert (lost.type, lost.reference, lost.provider_amount) == (FindingType.DISPATCHED_NOT_CAPTURED, "A", 0)
 
 
 def test_a_capture_typed_by_hand_matches_nothing() -> None:
     manual = MoneyMovement(
-        flow="charge", source_id="cap_x", order_id=O, reference="cap_x", amount=50, currency="EUR", at=T0
+        flow="charge", source_id="cap_x", order_id=OID, reference="cap_x", amount=50, currency="EUR", at=T0
     )
-    assert types(compare_order(O, PERIOD, [manual], [invoice("A", 50)], [], [])) == [
+    assert types(compare_order(OID, PERIOD, [manual], [invoice("A", 50)], [], [])) == [
         "capture_without_invoice",
         "invoice_without_capture",
     ]
@@ -161,22 +161,22 @@ def test_a_capture_typed_by_hand_matches_nothing() -> None:
 def test_partners_outside_the_period_still_match_and_pairs_outside_are_not_judged() -> None:
     before = T0 - timedelta(hours=3)
     # The capture was before the period, its invoice inside: matched, nothing to say.
-    assert compare_order(O, PERIOD, [capture("A", 1000, at=before)], [invoice("A", 1000)], [], []) == []
+    assert compare_order(OID, PERIOD, [capture("A", 1000, at=before)], [invoice("A", 1000)], [], []) == []
     # Nothing of this pair happened in the period: a previous run judged it.
-    assert compare_order(O, PERIOD, [capture("A", 1000, at=before)], [], [], []) == []
+    assert compare_order(OID, PERIOD, [capture("A", 1000, at=before)], [], [], []) == []
 
 
 def test_stuck_postings_and_orphan_money() -> None:
     stuck = stuck_postings(
         [
-            posting(f"{O}:invoice:A", 1000, "retrying", since=T0 - timedelta(hours=2)),
-            posting(f"{O}:invoice:B", 1000, "retrying", since=T0 - timedelta(minutes=5)),
+            posting(f"{OID}:invoice:A", 1000, "retrying", since=T0 - timedelta(hours=2)),
+            posting(f"{OID}:invoice:B", 1000, "retrying", since=T0 - timedelta(minutes=5)),
         ],
         now=T0,
         stuck_after_s=3600,
     )
     assert [(f.type, f.reference, f.store_amount) for f in stuck] == [
-        (FindingType.POSTING_STUCK_RETRYING, f"{O}:invoice:A", 1000)
+        (FindingType.POSTING_STUCK_RETRYING, f"{OID}:invoice:A", 1000)
     ]
     assert "posting_window_closed" in stuck[0].detail
     orphan = MoneyMovement(
