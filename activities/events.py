@@ -7,7 +7,6 @@ job (activities/webhooks.py), not the order's.
 
 from datetime import UTC, datetime
 
-from sqlalchemy.orm import Session
 from temporalio import activity
 
 from activities.contracts.events import RECORD_EVENTS, RecordEvents
@@ -25,9 +24,5 @@ class EventActivities:
     async def record_events(self, inp: RecordEvents) -> Done:
         at = datetime.now(UTC)
 
-        def write(session: Session) -> int:
-            repo = WebhookRepository(session)
-            return sum(len(repo.record_event(event, at)) for event in inp.events)
-
-        deliveries = await self._store.write(write)
+        deliveries = await self._store.write(lambda session: WebhookRepository(session).record_events(inp.events, at))
         return Done(detail=f"{len(inp.events)} events, {deliveries} deliveries", attempt=attempt())

@@ -16,7 +16,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 OURS = {"activities", "api", "canonical", "deploy", "runtime", "sandbox", "store", "tools", "workflows", "worker"}
-WIRE = ("httpx", "httpcore", "sqlalchemy", "psycopg", "cryptography", "temporalio.client", "standardwebhooks")
+WIRE = (
+    "httpx", "httpcore", "aiohttp", "sqlalchemy", "psycopg", "cryptography", "temporalio.client", "standardwebhooks",
+)
 # Attribute chains workflow code must not call: Temporal's workflow.now(), workflow.uuid4(),
 # workflow.random() and timers are the deterministic ones.
 NONDETERMINISTIC = {

@@ -73,15 +73,21 @@ class BaselineRun:
 
     async def run(
         self, kind: str, workflows: int, concurrency: int, steps: int, progress: Callable[[str], None]
-    ) -> tuple[int, int, float]:
-        """(completed, failed, seconds from the first start to the last end)."""
+    ) -> tuple[int, int, float, list[float]]:
+        """(completed, failed, seconds from the first start to the last end, each completed one's seconds).
+
+        A workflow's seconds run from its start call to its result: the least any decision taken inside a
+        workflow can cost a caller at this concurrency on this server.
+        """
         inp = NoopSteps(steps=steps, local=KINDS[kind])
         gate = asyncio.Semaphore(concurrency)
         done = failed = 0
+        durations: list[float] = []
 
         async def one() -> None:
             nonlocal done, failed
             async with gate:
+                began = time.monotonic()
                 try:
                     await self.client.execute_workflow(
                         NoopWorkflow.run,
@@ -90,6 +96,7 @@ class BaselineRun:
                         task_queue=self.task_queue,
                     )
                     done += 1
+                    durations.append(time.monotonic() - began)
                 except Exception:
                     failed += 1
                 if (done + failed) % max(1, workflows // 5) == 0:
@@ -97,7 +104,7 @@ class BaselineRun:
 
         started = time.monotonic()
         await asyncio.gather(*(one() for _ in range(workflows)))
-        return done, failed, time.monotonic() - started
+        return done, failed, time.monotonic() - started, durations
 
     async def warm_up(self, kind: str, workflows: int, steps: int) -> None:
         """Workflows that are not timed: the worker's first tasks pay for imports and the sandbox's setup."""

@@ -59,6 +59,8 @@ class BaselineResult(BaseModel):
     failed: int
     seconds: float
     workflows_per_s: float
+    start_to_result_ms: Latency
+    """Each workflow from its start call to its result, at `concurrency` callers."""
     cpu_percent: dict[str, float]
 
 
@@ -207,6 +209,8 @@ def _table_lines(r: BenchReport) -> list[str]:
                     f"{base.workflows_per_s:.1f} workflows/s{_failed(base.failed)}",
                 )
             )
+            rows.append((f"bare Temporal, {base.steps} {kind}: start to result p50 / p99",
+                         _p50_p99(base.start_to_result_ms)))
     if r.single is not None:
         rows += _single_rows("single order", r.single)
     if r.load is not None:

@@ -194,7 +194,7 @@ class BenchRun:
         await base.warm_up(kind, warmup, cfg.baseline_steps)
         self.say(f"baseline {kind}: {cfg.baseline_workflows} workflows at {cfg.concurrency} ...")
         cpu = CpuMeter(self.pids, time.monotonic())
-        done, failed, seconds = await base.run(
+        done, failed, seconds, durations = await base.run(
             kind, cfg.baseline_workflows, cfg.concurrency, cfg.baseline_steps, self.say
         )
         result = BaselineResult(
@@ -207,6 +207,7 @@ class BenchRun:
             failed=failed,
             seconds=seconds,
             workflows_per_s=done / seconds if seconds > 0 else 0.0,
+            start_to_result_ms=Latency.of(durations),
             cpu_percent=cpu.percent(time.monotonic()),
         )
         self.say(f"baseline {kind}: {result.workflows_per_s:.1f} workflows/s")

@@ -62,6 +62,25 @@ def test_an_event_fans_out_once_to_each_active_subscribed_endpoint(store: Store)
         assert [e.event_id for e in repo.events_of_order("O-1")] == [event().id]
 
 
+def test_a_batch_of_events_fans_out_like_each_event_alone(store: Store) -> None:
+    endpoint(store, "ep_a", ["order.accepted", "order.completed"])
+    endpoint(store, "ep_b", ["order.completed"])
+    batch = [event(1, "order.accepted"), event(2, "order.completed"), event(3, "shipment.dispatched")]
+    for _ in range(2):  # the activity may run twice: same rows, same count
+        with store.writing() as session:
+            assert WebhookRepository(session).record_events(batch, T0) == 3
+    with store.reading() as session:
+        repo = WebhookRepository(session)
+        assert [e.event_id for e in repo.events_of_order("O-1")] == [e.id for e in batch]
+        for ep_id, ev in (("ep_a", batch[0]), ("ep_a", batch[1]), ("ep_b", batch[1])):
+            row = repo.delivery(delivery_id(ep_id, ev.id))
+            assert row is not None and (row.event_type, row.status) == (ev.type, "pending"), ep_id
+        assert repo.delivery(delivery_id("ep_b", batch[0].id)) is None
+        assert repo.delivery(delivery_id("ep_a", batch[2].id)) is None
+    with store.writing() as session:
+        assert WebhookRepository(session).record_events([], T0) == 0
+
+
 def test_attempts_then_delivered_which_is_final(store: Store) -> None:
     endpoint(store, "ep_a", ["order.completed"])
     with store.writing() as session:

@@ -1,7 +1,8 @@
 """`o2c bench` at CI size against a real local stack: the JSON report is complete and adds up.
 
-Structure and internal consistency only. No figure is held to an absolute time or to issue 11's targets
-here; those are asserted once the hot path is rebuilt.
+Structure, internal consistency and issue 11's structural targets (no 202 under load, at most 2 workflow
+executions and 80 history events per happy order). No figure is held to an absolute time: timings on a
+shared 2-core machine are compared as ratios within one run, by `o2c bench` itself.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from tools.bench_report import percentile
 
 pytestmark = [pytest.mark.e2e]
 
-ORDERS, CONCURRENCY, SINGLE, BASELINE, WAITING = 20, 4, 3, 20, 4
+ORDERS, CONCURRENCY, SINGLE, BASELINE, WAITING = 50, 10, 3, 20, 4
+# Issue 11's targets that do not depend on the machine's speed.
+MAX_EXECUTIONS_PER_ORDER, MAX_HISTORY_EVENTS_PER_ORDER = 2, 80
 COUNT_FIELDS = (
     "history_events",
     "activity_tasks",
@@ -60,6 +63,8 @@ def test_a_small_bench_writes_a_complete_consistent_report(
         counts = (base["workflows"], base["completed"], base["failed"], base["steps"])
         assert counts == (BASELINE, BASELINE, 0, 6), base
         assert base["workflows_per_s"] == pytest.approx(base["completed"] / base["seconds"])
+        lat = base["start_to_result_ms"]
+        assert lat["count"] == BASELINE and 0 < lat["p50_ms"] <= lat["p99_ms"] <= lat["max_ms"], lat
 
     single = report["single"]
     _check_phase(single, SINGLE, table)
@@ -68,6 +73,7 @@ def test_a_small_bench_writes_a_complete_consistent_report(
     load = report["load"]
     _check_phase(load, ORDERS, table)
     assert load["concurrency"] == CONCURRENCY
+    assert load["answers"].get("202", 0) == 0, (load["answers"], table)
     assert {"temporal", "worker", "api", "sandbox", "bench"} <= set(load["cpu_percent"]), load["cpu_percent"]
     # Histories are read once the work the load left behind is done, so every execution read has closed.
     assert load["background_drained_s"] is not None, table
@@ -80,10 +86,11 @@ def test_a_small_bench_writes_a_complete_consistent_report(
 
     per_order = report["per_order"]
     assert per_order["sample"] == min(report["config"]["sample"], ORDERS)
-    assert per_order["workflow_executions"] >= 1
+    assert 1 <= per_order["workflow_executions"] <= MAX_EXECUTIONS_PER_ORDER, table
     assert per_order["still_running"] == 0, per_order
     assert sum(per_order["executions_by_type"].values()) == pytest.approx(per_order["workflow_executions"])
     every, own = per_order["all_executions"], per_order["order_workflow"]
+    assert every["history_events"] <= MAX_HISTORY_EVENTS_PER_ORDER, table
     for name in COUNT_FIELDS:
         assert every[name] >= own[name] >= 0, (name, every, own)
     # Every scheduled activity and child start is itself an event of the order's history.
