@@ -1,15 +1,15 @@
-"""Outbound webhooks: the outbox's send side, run by every worker process.
+"""Outbound webhooks: the outbox's send side, run by the sender process (`o2c sender`), one or several.
 
 Orders write their events and one delivery per subscribed endpoint into the store (activities/events.py).
 `DeliveryLoop` drains the due deliveries: it claims them in the store (a conditional update, so of
-several workers only one attempts a delivery), and `WebhookSender` makes each attempt. Each attempt
+several senders only one attempts a delivery), and `WebhookSender` makes each attempt. Each attempt
 signs the exact bytes it sends per Standard Webhooks (HMAC-SHA256 over `{webhook-id}.{webhook-timestamp}.
 {body}`, keyed with the endpoint's secret, and during a rotation's grace period with its previous secret
 too); the webhook-id is the event id, stable across attempts, so receivers dedupe by it.
 
 Everything that must survive a restart is in the store: the retry schedule's position (`run_attempts`)
 and the next attempt's time, so the Standard Webhooks schedule (O2C_WEBHOOK_RETRY_SCHEDULE_S) goes on
-across worker kills. A receiver gets an order's events in order; 410 disables its endpoint; a delivery
+across restarts. A receiver gets an order's events in order; 410 disables its endpoint; a delivery
 whose schedule is used up is kept failed with its last answer, for a manual retry (a fresh run).
 
 The destination is checked before every attempt (canonical/outbound_urls.py) and again on the address

@@ -1,6 +1,6 @@
 """Canonical events leave the order through the store's outbox: gathered as the order goes, then
 written in one local activity at the next milestone (a single history marker), from where the
-worker's delivery loop sends them to every subscribed endpoint (activities/webhooks.py)."""
+sender's delivery loop sends them to every subscribed endpoint (activities/webhooks.py)."""
 
 from typing import Any
 
