@@ -27,7 +27,9 @@ from activities.payments import PaymentActivities
 from activities.reconciliation import ReconciliationActivities
 from activities.store_executor import StoreExecutor
 from activities.vendor_http import VendorClient
+from activities.vendor_metrics import VendorMetrics
 from runtime.logging import configure_logging
+from runtime.metrics import worker_runtime
 from runtime.schedules import ensure_reconciliation_schedule
 from runtime.settings import Settings, get_settings
 from runtime.temporal import connect
@@ -62,8 +64,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         await asyncio.to_thread(migrate.upgrade, settings.store_url(),
                                 secret_keys=settings.webhook_secret_keys)
     store = StoreExecutor(settings.store_url())
-    http = VendorClient(settings)
-    client = await connect(settings, worker=True)
+    runtime = worker_runtime(settings)
+    http = VendorClient(settings, VendorMetrics(runtime.metric_meter) if runtime else None)
+    client = await connect(settings, worker=True, runtime=runtime)
     try:
         await ensure_reconciliation_schedule(client, settings)
     except Exception as exc:
@@ -88,7 +91,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         interceptors=[LogContextInterceptor()],
         workflow_runner=WORKFLOW_RUNNER,
     )
-    log.info("worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+    log.info("worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address,
+             metrics=f"http://{settings.worker_metrics_host}:{settings.worker_metrics_port}/metrics"
+             if runtime else None)
     async with worker:
         await stop.wait()
         log.info("worker.stopping")

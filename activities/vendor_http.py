@@ -6,6 +6,7 @@ a transient fault, and retries honour the vendor's Retry-After.
 """
 
 import json
+import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.vendor_metrics import VendorMetrics
 from canonical.errors import ERROR_TYPE_BY_KIND, ErrorKind, VendorError
 from runtime.settings import Settings
 
@@ -93,8 +95,9 @@ class VendorClient:
     the sandbox: 0.2 ms against 2.0 ms per request), and vendor calls are most of what a worker does.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, metrics: VendorMetrics | None = None) -> None:
         self._settings = settings
+        self._metrics = metrics or VendorMetrics()
         self._timeout = aiohttp.ClientTimeout(total=settings.vendor_timeout_s)
         self._session: aiohttp.ClientSession | None = None
 
@@ -127,22 +130,27 @@ class VendorClient:
             headers["Idempotency-Key"] = idempotency_key
         url = f"{self._settings.vendor_url(vendor)}{path}"
         bound = log.bind(vendor=vendor, method=method, path=path, idempotency_key=idempotency_key)
+        started = time.monotonic()
+        error: VendorError | None = None
         try:
             async with self._http().request(method, url, json=json, params=params, headers=headers) as response:
                 answer = VendorAnswer(response.status, response.reason or "", response.headers, await response.read())
         except TimeoutError as exc:
             bound.warning("vendor.timeout")
-            raise_vendor_error(VendorError(vendor=vendor, kind=ErrorKind.TRANSIENT, code="timeout",
-                                           message=str(exc) or "timed out"))
+            error = VendorError(vendor=vendor, kind=ErrorKind.TRANSIENT, code="timeout",
+                                message=str(exc) or "timed out")
         except aiohttp.ClientError as exc:
             bound.warning("vendor.unreachable", error=type(exc).__name__)
-            raise_vendor_error(VendorError(vendor=vendor, kind=ErrorKind.TRANSIENT, code="unreachable",
-                                           message=type(exc).__name__))
-        if answer.ok:
-            return _json_object(vendor, answer)
-        error = classify(vendor, answer, business_codes)
-        bound.warning("vendor.error", status=answer.status, code=error.code, kind=error.kind)
-        raise_vendor_error(error)
+            error = VendorError(vendor=vendor, kind=ErrorKind.TRANSIENT, code="unreachable",
+                                message=type(exc).__name__)
+        else:
+            if not answer.ok:
+                error = classify(vendor, answer, business_codes)
+                bound.warning("vendor.error", status=answer.status, code=error.code, kind=error.kind)
+        self._metrics.observe(vendor, error.kind if error else "ok", time.monotonic() - started)
+        if error is not None:
+            raise_vendor_error(error)
+        return _json_object(vendor, answer)
 
 
     async def read_all(self, vendor: str, path: str, params: dict[str, str], *, id_field: str,

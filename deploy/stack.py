@@ -62,6 +62,7 @@ class LocalStack:
         python: str = sys.executable,
         workers: int = 1,
         api_processes: int = 1,
+        worker_metrics_ports: Sequence[int] | None = None,
     ) -> None:
         unknown = set(components) - set(COMPONENTS)
         if unknown:
@@ -100,6 +101,14 @@ class LocalStack:
         # Several workers are several processes (worker, worker-2, …), each killable on its own; several
         # API processes are uvicorn's, on one port.
         self.worker_names = ("worker", *(f"worker-{n}" for n in range(2, workers + 1)))
+        # Each worker process serves its own /metrics: the given ports, else O2C_WORKER_METRICS_PORT and the
+        # ports after it (0: none).
+        first = self.settings.worker_metrics_port
+        if worker_metrics_ports is None:
+            worker_metrics_ports = [first + n if first else 0 for n in range(workers)]
+        self.worker_metrics_ports = tuple(worker_metrics_ports)
+        if len(self.worker_metrics_ports) != workers:
+            raise ValueError(f"{workers} workers need {workers} metrics ports, not {self.worker_metrics_ports}")
         self.api_processes = api_processes
         self.components = tuple(
             n for name in COMPONENTS if name in components for n in (self.worker_names if name == "worker" else (name,))
@@ -135,6 +144,8 @@ class LocalStack:
             "temporal ui": self.temporal_ui_url,
             "temporal grpc": self.temporal_address,
             "sandbox": self.sandbox_url,
+            **{f"{name} metrics": f"http://{LOCALHOST}:{port}/metrics"
+               for name, port in zip(self.worker_names, self.worker_metrics_ports, strict=True) if port},
             "logs": str(self.supervisor.log_dir),
         }
 
@@ -252,6 +263,8 @@ class LocalStack:
                 **common,
             )
         if name in self.worker_names:
+            metrics_port = self.worker_metrics_ports[self.worker_names.index(name)]
+            common["env"] = {**env, "O2C_WORKER_METRICS_PORT": str(metrics_port)}
             return ProcessSpec(
                 name,
                 [self.python, "-m", "worker"],
@@ -298,6 +311,8 @@ class LocalStack:
             "temporal": [("Temporal gRPC", s.temporal_port), ("Temporal UI", s.temporal_ui_port)],
             "sandbox": [("sandbox", s.sandbox_port)],
             "api": [("API", s.api_port)],
+            **{name: [(f"{name} metrics", port)] for name, port in zip(self.worker_names, self.worker_metrics_ports,
+                                                                       strict=True) if port},
         }
         taken = [
             f"{label} port {port}"
@@ -309,7 +324,7 @@ class LocalStack:
             raise StackError(
                 f"{', '.join(taken)} already in use on {LOCALHOST}: is another o2c stack running? "
                 "Stop it, or pick other ports with O2C_API_PORT, O2C_SANDBOX_PORT, O2C_TEMPORAL_PORT, "
-                "O2C_TEMPORAL_UI_PORT."
+                "O2C_TEMPORAL_UI_PORT, O2C_WORKER_METRICS_PORT."
             )
 
     @classmethod
@@ -317,7 +332,10 @@ class LocalStack:
         cls, data_dir: str | Path, settings: Settings | None = None, **kwargs: Any
     ) -> LocalStack:
         """A stack on ports nobody uses right now; what tests want."""
-        api, sandbox, temporal, ui = free_ports(4)
+        workers = kwargs.get("workers", 1)
+        api, sandbox, temporal, ui, *metrics = free_ports(4 + workers)
+        if not (settings or Settings()).worker_metrics_port:  # metrics switched off
+            metrics = [0] * workers
         return cls(
             settings,
             data_dir=data_dir,
@@ -325,6 +343,7 @@ class LocalStack:
             sandbox_port=sandbox,
             temporal_port=temporal,
             temporal_ui_port=ui,
+            worker_metrics_ports=metrics,
             **kwargs,
         )
 

@@ -173,6 +173,10 @@ class Settings(BaseSettings):
     """Most workflow-task pollers the worker scales up to under load."""
     max_activity_task_polls: int = Field(default=10, ge=1)
     graceful_shutdown_s: float = 10.0
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
+    """Where the worker serves Prometheus `/metrics` (Temporal's SDK metrics and o2c's); 0 serves none.
+    The local stack gives each further worker process the next port."""
 
     # Local stack
     data_dir: str = ".data"

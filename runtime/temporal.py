@@ -7,6 +7,7 @@ in Temporal's storage.
 
 from temporalio.client import Client
 from temporalio.converter import DataConverter
+from temporalio.runtime import Runtime
 
 from runtime.codec import encrypted_data_converter
 from runtime.settings import Settings
@@ -19,9 +20,11 @@ def data_converter(settings: Settings, *, worker: bool = False) -> DataConverter
     return encrypted_data_converter(settings.codec_keys, refuse_unencrypted=refuse)
 
 
-async def connect(settings: Settings, *, worker: bool = False) -> Client:
+async def connect(settings: Settings, *, worker: bool = False, runtime: Runtime | None = None) -> Client:
+    """`runtime`: the worker's, which serves its metrics (runtime/metrics.py); the SDK's default otherwise."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings, worker=worker),
+        runtime=runtime,
     )

@@ -41,9 +41,7 @@ TEST_ENV = {
 
 
 def make_stack(data_dir: Path, **env: str) -> LocalStack:
-    api, sandbox, temporal, ui = free_ports(4)
-    return LocalStack(Settings(), data_dir=data_dir, api_port=api, sandbox_port=sandbox, temporal_port=temporal,
-                      temporal_ui_port=ui, env={**TEST_ENV, **env})
+    return LocalStack.on_free_ports(data_dir, Settings(), env={**TEST_ENV, **env})
 
 
 COMMERCE = {"Authorization": "Bearer commerce-dev-key"}

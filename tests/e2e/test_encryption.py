@@ -144,6 +144,7 @@ async def test_rotating_keys_keeps_old_histories_readable(tmp_path: Path) -> Non
         sandbox_port=s.sandbox_port,
         temporal_port=s.temporal_port,
         temporal_ui_port=s.temporal_ui_port,
+        worker_metrics_ports=before.worker_metrics_ports,
         env={**TEST_ENV, "O2C_CODEC_KEYS": keys_env(new, old)},
     )
     assert [k.id for k in after.settings.codec_keys] == ["test-b", "test-a"]
