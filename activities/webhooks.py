@@ -174,7 +174,7 @@ class DeliveryLoop:
             claimed = 0
             try:
                 claimed = await self._claim_and_start()
-            except Exception as exc:
+            except Exception as exc:  # the store blinked: the schedule is in the store, try again
                 log.warning("webhook.loop_store_error", error_type=type(exc).__name__)
             if claimed == 0:
                 with contextlib.suppress(TimeoutError):
@@ -199,7 +199,7 @@ class DeliveryLoop:
     async def _attempt(self, claim: Claim) -> None:
         try:
             await self._sender.attempt(claim)
-        except Exception as exc:
+        except Exception as exc:  # the lease makes it due again; nothing is lost
             log.warning("webhook.attempt_error", delivery_id=claim.delivery_id, error_type=type(exc).__name__)
         finally:
             self._per_endpoint[claim.endpoint_id] -= 1

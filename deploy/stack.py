@@ -121,6 +121,10 @@ class LocalStack:
 
     # -- addresses -----------------------------------------------------------------------------
 
+    def _metrics_ports(self) -> dict[str, int]:
+        """Each worker process that serves /metrics, and its port."""
+        return {name: port for name, port in zip(self.worker_names, self.worker_metrics_ports, strict=True) if port}
+
     @property
     def api_url(self) -> str:
         return f"http://{LOCALHOST}:{self.settings.api_port}"
@@ -144,8 +148,7 @@ class LocalStack:
             "temporal ui": self.temporal_ui_url,
             "temporal grpc": self.temporal_address,
             "sandbox": self.sandbox_url,
-            **{f"{name} metrics": f"http://{LOCALHOST}:{port}/metrics"
-               for name, port in zip(self.worker_names, self.worker_metrics_ports, strict=True) if port},
+            **{f"{name} metrics": f"http://{LOCALHOST}:{port}/metrics" for name, port in self._metrics_ports().items()},
             "logs": str(self.supervisor.log_dir),
         }
 
@@ -263,8 +266,7 @@ class LocalStack:
                 **common,
             )
         if name in self.worker_names:
-            metrics_port = self.worker_metrics_ports[self.worker_names.index(name)]
-            common["env"] = {**env, "O2C_WORKER_METRICS_PORT": str(metrics_port)}
+            common["env"] = {**env, "O2C_WORKER_METRICS_PORT": str(self._metrics_ports().get(name, 0))}
             return ProcessSpec(
                 name,
                 [self.python, "-m", "worker"],
@@ -311,8 +313,7 @@ class LocalStack:
             "temporal": [("Temporal gRPC", s.temporal_port), ("Temporal UI", s.temporal_ui_port)],
             "sandbox": [("sandbox", s.sandbox_port)],
             "api": [("API", s.api_port)],
-            **{name: [(f"{name} metrics", port)] for name, port in zip(self.worker_names, self.worker_metrics_ports,
-                                                                       strict=True) if port},
+            **{name: [(f"{name} metrics", port)] for name, port in self._metrics_ports().items()},
         }
         taken = [
             f"{label} port {port}"

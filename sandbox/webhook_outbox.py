@@ -186,7 +186,7 @@ class BackgroundWorker:
         try:
             headers = sign_headers(settings.webhook_secret, row["webhook_id"], row["body"], attempted_at)
             response = await client.post(settings.webhook_url, content=row["body"].encode(), headers=headers)
-        except Exception as exc:
+        except Exception as exc:  # whatever stops a delivery is a failed attempt
             error = f"{type(exc).__name__}: {exc}"
         else:
             if response.is_success:

@@ -202,7 +202,7 @@ class ChaosRun:
             async with gate:
                 try:
                     await driver.run(placed, deadline)
-                except Exception as exc:
+                except Exception as exc:  # one broken client flow must not stop the run
                     placed.problems.append(f"client error {type(exc).__name__}: {exc}")
                 finally:
                     self.settled += 1

@@ -132,7 +132,7 @@ class ChaosClient:
             try:
                 await self.temporal.get_workflow_handle(workflow_id).cancel()
                 return True
-            except Exception as exc:
+            except Exception as exc:  # Temporal restarting: any RPC failure means "again"
                 self.answers[f"temporal cancel {type(exc).__name__}"] += 1
                 await asyncio.sleep(1.0)
         return False

@@ -35,14 +35,14 @@ class StoreGateway:
         try:
             await asyncio.to_thread(migrate.upgrade, self.store.url,
                                     secret_keys=self._settings.webhook_secret_keys)
-        except Exception as exc:
+        except Exception as exc:  # reported by /readyz and every finance request
             log.error("store.upgrade_failed", error_type=type(exc).__name__)
 
     def healthy(self) -> bool:
         try:
             self.store.ping()
             return True
-        except Exception:
+        except Exception:  # any failure means not ready
             return False
 
 

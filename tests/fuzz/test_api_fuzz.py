@@ -27,6 +27,7 @@ import schemathesis
 from e2e_support import order
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from hypothesis.errors import FlakyStrategyDefinition
 from schemathesis.checks import not_a_server_error
 from schemathesis.core import NotSet
 from schemathesis.specs.openapi.checks import (
@@ -165,8 +166,10 @@ def fuzz_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]
         DISPOSABLE.clear()
 
 
+# No example database: an example saved against an earlier stack (other ids, other state) replays here
+# into different answers, which Hypothesis reports as a flaky strategy, not as a finding.
 @schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_operation(case: schemathesis.Case, fuzz_stack: LocalStack) -> None:
     case.call_and_validate(**call_kwargs(case, fuzz_stack), checks=CHECKS)
 
@@ -182,5 +185,15 @@ def test_stateful(fuzz_stack: LocalStack) -> None:
                               **kwargs: Any) -> None:
             case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
 
-    Chains.run(settings=settings(max_examples=STATEFUL_EXAMPLES, deadline=None, stateful_step_count=8,
-                                 suppress_health_check=list(HealthCheck)))
+    chain_settings = settings(max_examples=STATEFUL_EXAMPLES, deadline=None, stateful_step_count=8,
+                              database=None, suppress_health_check=list(HealthCheck))
+    # Which rules are enabled depends on what the live stack answered earlier, so now and then (about 1 run
+    # in 15 here) Hypothesis sees the same choices lead elsewhere and raises FlakyStrategyDefinition: a fact
+    # about the generator, not about the API. That one error gets a fresh run; any failed check still fails.
+    for attempt in range(3):
+        try:
+            Chains.run(settings=chain_settings)
+            return
+        except FlakyStrategyDefinition:
+            if attempt == 2:
+                raise

@@ -205,7 +205,7 @@ def test_concurrent_upgrades_both_succeed(database_url: str) -> None:
     def run() -> None:
         try:
             migrate.upgrade(database_url)
-        except BaseException as exc:
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(3)]

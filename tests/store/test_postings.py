@@ -161,7 +161,7 @@ def test_one_row_per_business_posting_under_concurrent_attempts(store: Store) ->
                 with store.writing() as session:
                     rnd.choice(transitions)(PostingRepository(session), rnd.choice(drafts), i,
                                             T0 + timedelta(milliseconds=i))
-        except BaseException as exc:
+        except BaseException as exc:  # asserted below
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
