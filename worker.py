@@ -17,6 +17,7 @@ import structlog
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.backlog_metrics import start_backlog_reporter
 from activities.erp import ErpActivities
 from activities.events import EventActivities
 from activities.fulfillment import FulfillmentActivities
@@ -26,6 +27,7 @@ from activities.loyalty import LoyaltyActivities
 from activities.payments import PaymentActivities
 from activities.reconciliation import ReconciliationActivities
 from activities.store_executor import StoreExecutor
+from activities.vendor_health import VendorHealthReporter
 from activities.vendor_http import VendorClient
 from activities.vendor_metrics import VendorMetrics
 from runtime.logging import configure_logging
@@ -33,6 +35,7 @@ from runtime.metrics import worker_runtime
 from runtime.schedules import ensure_reconciliation_schedule
 from runtime.settings import Settings, get_settings
 from runtime.temporal import connect
+from runtime.tracing import WORKER_SERVICE, start_tracing, stop_tracing
 from store import migrate
 from workflows.order import OrderWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
@@ -64,6 +67,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         await asyncio.to_thread(migrate.upgrade, settings.store_url(),
                                 secret_keys=settings.webhook_secret_keys)
     store = StoreExecutor(settings.store_url())
+    start_tracing(WORKER_SERVICE)  # before the client: its interceptors carry the traces (runtime/tracing.py)
     runtime = worker_runtime(settings)
     http = VendorClient(settings, VendorMetrics(runtime.metric_meter) if runtime else None)
     client = await connect(settings, worker=True, runtime=runtime)
@@ -94,11 +98,21 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     log.info("worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address,
              metrics=f"http://{settings.worker_metrics_host}:{settings.worker_metrics_port}/metrics"
              if runtime else None)
+    # Global figures (Temporal visibility, the store): every worker reports the same (activities/backlog_metrics.py).
+    backlog = (start_backlog_reporter(client, store, runtime.metric_meter, settings.backlog_report_s)
+               if runtime else None)
+    # Vendor call figures and breaker states into the store, for GET /v1/ops/vendors (activities/vendor_health.py).
+    vendor_health = asyncio.create_task(
+        VendorHealthReporter(http.health, store, settings.vendor_health_report_s).run(stop), name="vendor-health")
     async with worker:
         await stop.wait()
         log.info("worker.stopping")
+    await vendor_health
+    if backlog is not None:
+        backlog.cancel()
     await http.aclose()
     store.close()
+    await asyncio.to_thread(stop_tracing)  # export the last spans
     log.info("worker.stopped")
 
 

@@ -18,9 +18,12 @@ from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.circuit_breaker import GO, STATE_VALUE
+from activities.vendor_health import VendorHealth
 from activities.vendor_metrics import VendorMetrics
 from canonical.errors import ERROR_TYPE_BY_KIND, ErrorKind, VendorError
 from runtime.settings import Settings
+from runtime.tracing import aiohttp_trace_configs
 
 log = structlog.get_logger("o2c.vendor")
 
@@ -51,6 +54,18 @@ class VendorAnswer:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+
+_NO_ANSWER = VendorAnswer(0, "", {}, b"")
+
+
+def circuit_open_error(vendor: str, wait_s: float, last_failure: str | None) -> VendorError:
+    """A call refused by the vendor's open breaker: transient, retried once the breaker lets a probe through.
+    The message keeps the failure that opened it, so a step's last error still says what is wrong."""
+    return VendorError(vendor=vendor, kind=ErrorKind.TRANSIENT, code="circuit_open",
+                       message=f"circuit open, not called; retry in {wait_s:.1f} s"
+                               + (f" (last failure: {last_failure})" if last_failure else ""),
+                       retry_after_s=max(wait_s, 0.001))
 
 
 def _retry_after(answer: VendorAnswer) -> float | None:
@@ -95,9 +110,13 @@ class VendorClient:
     the sandbox: 0.2 ms against 2.0 ms per request), and vendor calls are most of what a worker does.
     """
 
-    def __init__(self, settings: Settings, metrics: VendorMetrics | None = None) -> None:
+    def __init__(self, settings: Settings, metrics: VendorMetrics | None = None,
+                 health: VendorHealth | None = None) -> None:
         self._settings = settings
         self._metrics = metrics or VendorMetrics()
+        self.health = health or VendorHealth(settings)
+        if self.health.breakers:
+            self.health.breakers.listen(lambda vendor, state: self._metrics.circuit(vendor, STATE_VALUE[state]))
         self._timeout = aiohttp.ClientTimeout(total=settings.vendor_timeout_s)
         self._session: aiohttp.ClientSession | None = None
 
@@ -105,7 +124,8 @@ class VendorClient:
         # Made on first use, inside the event loop that will run the calls.
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                timeout=self._timeout, connector=aiohttp.TCPConnector(limit=200, limit_per_host=50))
+                timeout=self._timeout, connector=aiohttp.TCPConnector(limit=200, limit_per_host=50),
+                trace_configs=aiohttp_trace_configs())
         return self._session
 
     async def aclose(self) -> None:
@@ -130,27 +150,50 @@ class VendorClient:
             headers["Idempotency-Key"] = idempotency_key
         url = f"{self._settings.vendor_url(vendor)}{path}"
         bound = log.bind(vendor=vendor, method=method, path=path, idempotency_key=idempotency_key)
+        breaker = self.health.breakers.get(vendor) if self.health.breakers else None
+        admission = breaker.admit() if breaker else GO
+        if breaker and admission.wait is not None:
+            self._observe(vendor, "circuit_open", None)
+            raise_vendor_error(circuit_open_error(vendor, admission.wait, breaker.last_failure))
         started = time.monotonic()
-        error: VendorError | None = None
+        try:
+            answer, error = await self._exchange(vendor, method, url, json, params, headers, business_codes, bound)
+        except BaseException:
+            if breaker:
+                breaker.abandon(admission)
+            raise
+        self._observe(vendor, error.kind if error else "ok", time.monotonic() - started)
+        if breaker:
+            transient = error is not None and error.kind is ErrorKind.TRANSIENT
+            breaker.record(admission, failed=transient, detail=error.describe() if error and transient else None)
+        if error is not None:
+            raise_vendor_error(error)
+        return _json_object(vendor, answer)
+
+    def _observe(self, vendor: str, outcome: str, seconds: float | None) -> None:
+        self._metrics.observe(vendor, outcome, seconds)
+        self.health.tally.observe(vendor, outcome, seconds)
+
+    async def _exchange(self, vendor: str, method: str, url: str, json: dict[str, Any] | None,
+                        params: dict[str, str] | None, headers: dict[str, str], business_codes: Collection[str],
+                        bound: Any) -> tuple[VendorAnswer, VendorError | None]:
+        """The request and its answer, or the classified failure (the answer is then a placeholder)."""
         try:
             async with self._http().request(method, url, json=json, params=params, headers=headers) as response:
                 answer = VendorAnswer(response.status, response.reason or "", response.headers, await response.read())
         except TimeoutError as exc:
             bound.warning("vendor.timeout")
-            error = VendorError(vendor=vendor, kind=ErrorKind.TRANSIENT, code="timeout",
-                                message=str(exc) or "timed out")
+            return _NO_ANSWER, VendorError(vendor=vendor, kind=ErrorKind.TRANSIENT, code="timeout",
+                                           message=str(exc) or "timed out")
         except aiohttp.ClientError as exc:
             bound.warning("vendor.unreachable", error=type(exc).__name__)
-            error = VendorError(vendor=vendor, kind=ErrorKind.TRANSIENT, code="unreachable",
-                                message=type(exc).__name__)
-        else:
-            if not answer.ok:
-                error = classify(vendor, answer, business_codes)
-                bound.warning("vendor.error", status=answer.status, code=error.code, kind=error.kind)
-        self._metrics.observe(vendor, error.kind if error else "ok", time.monotonic() - started)
-        if error is not None:
-            raise_vendor_error(error)
-        return _json_object(vendor, answer)
+            return _NO_ANSWER, VendorError(vendor=vendor, kind=ErrorKind.TRANSIENT, code="unreachable",
+                                           message=type(exc).__name__)
+        if answer.ok:
+            return answer, None
+        error = classify(vendor, answer, business_codes)
+        bound.warning("vendor.error", status=answer.status, code=error.code, kind=error.kind)
+        return answer, error
 
 
     async def read_all(self, vendor: str, path: str, params: dict[str, str], *, id_field: str,

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
@@ -32,6 +33,7 @@ from standardwebhooks.webhooks import Webhook
 from activities.bounded_post import PostOutcome, post_bounded
 from activities.guarded_network import guarded_pool
 from activities.store_executor import StoreExecutor
+from activities.vendor_health import CallTally, VendorHealth, VendorHealthReporter
 from canonical.webhooks import RESPONSE_KEEP_BYTES
 from runtime.settings import Settings, destination_policy
 from store.models import WebhookEndpoint
@@ -45,6 +47,7 @@ PER_ENDPOINT_IN_FLIGHT = 4
 """Attempts one endpoint may have in flight: a hanging receiver holds at most this many senders."""
 IN_FLIGHT = 64
 POLL_S = 0.25
+MARKETING = "marketing"
 
 
 def _now() -> datetime:
@@ -79,9 +82,10 @@ def signed_headers(secrets: list[str], event_id: str, body: str, at: datetime) -
 class WebhookSender:
     """One attempt of one claimed delivery, and its outcome written down."""
 
-    def __init__(self, settings: Settings, store: StoreExecutor) -> None:
+    def __init__(self, settings: Settings, store: StoreExecutor, tally: CallTally | None = None) -> None:
         self._settings = settings
         self._store = store
+        self._tally = tally or CallTally()
         self._policy = destination_policy(settings)
         self._box = SecretBox(settings.webhook_secret_keys)
         # Redirects are never followed (httpcore does not): a receiver answers where it was registered.
@@ -101,8 +105,12 @@ class WebhookSender:
             return
         attempt = claim.run_attempts + 1
         bound = log.bind(delivery_id=claim.delivery_id, event_id=target.event_id, run=claim.run, attempt=attempt)
+        started = time.monotonic()
         sent = await self._send(target)
         done = _now()
+        outcome = delivery_outcome(sent)
+        if outcome is not None:  # deliveries are the marketing vendor's calls in its health figures
+            self._tally.observe(MARKETING, outcome, time.monotonic() - started)
         if sent.error is None:
             await self._record(claim, sent, "delivered", done, None)
             bound.info("webhook.delivered", status=sent.status_code)
@@ -159,6 +167,20 @@ class WebhookSender:
         await self._store.write(gone)
 
 
+def delivery_outcome(sent: PostOutcome) -> str | None:
+    """A delivery attempt in the vendor outcomes' terms; None when nothing was sent (a refused destination)."""
+    status = sent.status_code
+    if sent.error == "destination_refused":
+        return None
+    if sent.error is None:
+        return "ok"
+    if status == 410:
+        return "business_rejection"  # the receiver answered, and asked to be left alone
+    if status is None or status in (408, 425, 429) or status >= 500:
+        return "transient"
+    return "contract_violation"
+
+
 class DeliveryLoop:
     """Claims due deliveries and attempts them, a few per endpoint at a time, until told to stop."""
 
@@ -209,10 +231,13 @@ async def run_sender(settings: Settings, stop: asyncio.Event) -> None:
     """The outbox's sender process (`o2c sender`): background work apart from the workers, so checkout
     and the saga never wait behind deliveries to slow receivers. Several may run; claims keep them apart."""
     store = StoreExecutor(settings.store_url())
-    sender = WebhookSender(settings, store)
+    health = VendorHealth(settings, with_breakers=False)
+    sender = WebhookSender(settings, store, health.tally)
+    reporter = asyncio.create_task(VendorHealthReporter(health, store, settings.vendor_health_report_s).run(stop))
     log.info("sender.started")
     try:
         await DeliveryLoop(sender, store, lease_s=settings.webhook_delivery_timeout_s + 30).run(stop)
+        await reporter
     finally:
         await sender.aclose()
         store.close()

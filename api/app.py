@@ -4,6 +4,7 @@ Run with `uvicorn --factory api.app:create_app`: there is deliberately no module
 importing this module connects to nothing and reads no environment.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,9 +14,11 @@ from fastapi import FastAPI
 from api.finance import reconciliation
 from api.finance import routes as finance
 from api.ops import health
+from api.ops import page as ops_page
+from api.ops import vendors as ops_vendors
 from api.orders import returns
 from api.orders import routes as orders
-from api.shared import openapi, problems
+from api.shared import http_metrics, openapi, problems, request_tracing
 from api.shared import store as store_access
 from api.shared.auth import Keyring, authorize_route
 from api.shared.body_limit import BodyLimitMiddleware
@@ -26,6 +29,7 @@ from api.webhooks import endpoints as webhook_endpoints
 from api.webhooks import inbound as webhooks
 from runtime.logging import configure_logging
 from runtime.settings import Settings, get_settings
+from runtime.tracing import API_SERVICE, start_tracing, stop_tracing
 
 
 def create_app(settings: Settings | None = None, *, client: Any | None = None) -> FastAPI:
@@ -33,6 +37,7 @@ def create_app(settings: Settings | None = None, *, client: Any | None = None) -
     settings = settings or get_settings()
     settings.refuse_unsafe()
     configure_logging(settings.log_level)
+    tracer_provider = start_tracing(API_SERVICE)  # before any Temporal client: it carries the traces on
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -41,12 +46,14 @@ def create_app(settings: Settings | None = None, *, client: Any | None = None) -
         await app.state.temporal.connect()
         await app.state.store.startup()
         yield
+        await asyncio.to_thread(stop_tracing)  # export the last spans
 
     app = FastAPI(
         title="o2c",
         summary="Order-to-cash orchestrator: start, follow and cancel orders; fulfilment webhooks",
         version="0.1.0",
         lifespan=lifespan,
+        telemetry=request_tracing.telemetry(tracer_provider),
     )
     # State is set here, not in the lifespan, so an app driven without lifespan events (tests over
     # ASGITransport) is complete too.
@@ -66,8 +73,12 @@ def create_app(settings: Settings | None = None, *, client: Any | None = None) -
                 (codec.PREFIX + "/", codec.MAX_BODY_BYTES)],
     )
     app.add_middleware(CorrelationMiddleware)
+    # Outermost: counts every answer, the 413s and 500s above included (GET /metrics).
+    http_metrics.install(app)
 
     app.include_router(health.router)
+    app.include_router(ops_vendors.router)
+    app.include_router(ops_page.router)
     app.include_router(orders.router)
     app.include_router(returns.router)
     app.include_router(webhooks.router)

@@ -25,9 +25,16 @@ CURRENCY_EXPONENT: dict[str, int] = {
 
 def format_money(amount: int, currency: str) -> str:
     """Human rendering for summaries and logs: 3498 EUR -> 'EUR 34.98'."""
+    return f"{currency} {major_units(amount, currency)}"
+
+
+def major_units(amount: int, currency: str) -> str:
+    """Minor units as a plain decimal in the currency's major unit, as spreadsheets read numbers:
+    116052 EUR -> '1160.52', 116052 JPY -> '116052', 1160525 KWD -> '1160.525'. No thousands
+    separator, '.' before the decimals, exactly as many decimals as the currency has."""
     exp = CURRENCY_EXPONENT.get(currency, 2)
     if exp == 0:
-        return f"{currency} {amount}"
+        return str(amount)
     sign = "-" if amount < 0 else ""
     whole, frac = divmod(abs(amount), 10**exp)
-    return f"{currency} {sign}{whole}.{frac:0{exp}d}"
+    return f"{sign}{whole}.{frac:0{exp}d}"

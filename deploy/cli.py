@@ -68,6 +68,10 @@ def _add_run(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "(default .data), so running it again resumes where it stopped.",
     )
     parser.add_argument("--no-demo", action="store_true", help="do not place the demo orders")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="worker processes (default 1; each further one serves /metrics on the next port)")
+    parser.add_argument("--api-processes", type=int, default=1, metavar="N",
+                        help="API processes on the one API port (default 1)")
     _add_demo_options(parser)
     parser.set_defaults(handler=_run, exit_after_demo=False)
 
@@ -125,7 +129,9 @@ def _run(args: argparse.Namespace) -> int:
     from tools.demo import run_demo
 
     _install_stop_handlers()
-    stack = LocalStack(Settings(), ui_codec=True)  # the UI shows decoded payloads
+    # The UI shows decoded payloads. The store is O2C_DATABASE_URL when set (PostgreSQL), else SQLite.
+    stack = LocalStack(Settings(), ui_codec=True, workers=getattr(args, "workers", 1),
+                       api_processes=getattr(args, "api_processes", 1))
     try:
         _say(f"starting the o2c local stack in {stack.data_dir} ...")
         started = time.monotonic()
@@ -271,7 +277,7 @@ def _api(args: argparse.Namespace) -> int:
 
 
 def _add_sandbox(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("sandbox", help="run the vendor simulators (O2C_SANDBOX_PORT)")
+    parser = subparsers.add_parser("sandbox", help="run the vendor simulators (O2C_SANDBOX_HOST:O2C_SANDBOX_PORT)")
     parser.set_defaults(handler=_sandbox)
 
 
@@ -287,7 +293,7 @@ def _sandbox(args: argparse.Namespace) -> int:
     os.environ.setdefault("SANDBOX_WEBHOOK_SECRET", settings.fulfillment_webhook_secret.get_secret_value())
     os.makedirs(os.path.dirname(os.environ["SANDBOX_DB_PATH"]) or ".", exist_ok=True)
     uvicorn.run(
-        "sandbox.app:app", host="127.0.0.1", port=settings.sandbox_port, log_level=settings.log_level.lower()
+        "sandbox.app:app", host=settings.sandbox_host, port=settings.sandbox_port, log_level=settings.log_level.lower()
     )
     return 0
 

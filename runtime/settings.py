@@ -25,6 +25,7 @@ DEV_API_KEYS: dict[str, list[str]] = {
     "support-dev-key": ["orders:read", "orders:cancel", "orders:support", "codec"],
     "finance-dev-key": ["finance:read", "finance:reconcile"],
     "admin-dev-key": ["webhooks:admin"],
+    "ops-dev-key": ["ops:read"],
 }
 DEV_FULFILLMENT_WEBHOOK_SECRET = "whsec_bzJjLWRldi1mdWxmaWxsbWVudC1zZWNyZXQ="
 
@@ -83,9 +84,26 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     task_queue: str = "o2c-orders"
     temporal_ui_url: str = "http://127.0.0.1:8233"
+    # How the client reaches a Temporal cluster (runtime/temporal_connection.py; README "Deploying").
+    temporal_profile: str | None = None
+    """Name of a Temporal client profile (temporalio.envconfig: TOML file and TEMPORAL_* variables) to
+    start from; unset reads neither. Any O2C_TEMPORAL_* setting that is set wins over the profile."""
+    temporal_tls: bool | None = None
+    """TLS to Temporal: unset means off unless an API key or another O2C_TEMPORAL_TLS_* setting is given."""
+    temporal_tls_ca_path: str | None = None
+    """PEM file of the CA that signed the server's certificate; unset: the system's roots."""
+    temporal_tls_server_name: str | None = None
+    """The name the server's certificate must carry, when it is not the address's host."""
+    temporal_tls_cert_path: str | None = None
+    """mTLS: PEM file of the client certificate (with O2C_TEMPORAL_TLS_KEY_PATH)."""
+    temporal_tls_key_path: str | None = None
+    """mTLS: PEM file of the client certificate's private key."""
+    temporal_api_key: SecretStr | None = None
+    """API key sent to Temporal (Temporal Cloud); turns TLS on unless O2C_TEMPORAL_TLS says otherwise."""
 
     # HTTP front
     api_host: str = "127.0.0.1"
+    """Where the API listens: loopback for the local stack; a container or pod needs 0.0.0.0."""
     api_port: int = 8000
     api_keys: dict[SecretStr, list[str]] = Field(
         default_factory=lambda: {SecretStr(k): list(v) for k, v in DEV_API_KEYS.items()})
@@ -177,9 +195,29 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
     """Where the worker serves Prometheus `/metrics` (Temporal's SDK metrics and o2c's); 0 serves none.
     The local stack gives each further worker process the next port."""
+    backlog_report_s: float = Field(default=15.0, gt=0)
+    """How often the worker refreshes its backlog gauges (orders needing attention, ERP postings and webhook
+    deliveries waiting) from Temporal visibility and the store. Every worker reports the same global figures."""
+
+    # Circuit breakers per vendor, per worker process (activities/circuit_breaker.py; README "Operations").
+    breaker_failures: int = Field(default=5, ge=1)
+    """A vendor's breaker opens after at least this many transient failures within the window (and see
+    breaker_failure_ratio)."""
+    breaker_window_s: float = Field(default=10.0, gt=0)
+    """The rolling window, in seconds, over which a breaker counts calls and transient failures."""
+    breaker_failure_ratio: float = Field(default=0.5, gt=0, le=1)
+    """...and only when those failures are at least this share of the calls that ended in the window."""
+    breaker_open_s: float = Field(default=5.0, gt=0)
+    """How long an open breaker fails calls at once (their retry delay is the time left); then one probe call
+    decides: success closes it, a transient failure opens it again for as long."""
+    vendor_health_report_s: float = Field(default=2.0, gt=0)
+    """How often each worker writes its vendor call figures and breaker states to the store (and at once on a
+    breaker transition); a worker silent for three of these is taken as gone by GET /v1/ops/vendors."""
 
     # Local stack
     data_dir: str = ".data"
+    sandbox_host: str = "127.0.0.1"
+    """Where `o2c sandbox` listens; a container needs 0.0.0.0."""
     sandbox_port: int = 8100
     temporal_port: int = 7233
     temporal_ui_port: int = 8233

@@ -279,3 +279,44 @@ class InboundDeadLetter(Base):
         UniqueConstraint("source", "webhook_id", name="uq_inbound_dead_letters_source_webhook_id"),
         Index("ix_inbound_dead_letters_order_id", "order_id", "id"),
     )
+
+
+# ---- vendor health (revision 0008) --------------------------------------------------------------
+
+
+class VendorCallBucket(Base):
+    """One worker process's calls to one vendor in one time bucket: counts by outcome and a latency
+    histogram over fixed bounds (canonical/vendor_health.py), so every worker's figures add up."""
+
+    __tablename__ = "vendor_call_buckets"
+
+    worker_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    vendor: Mapped[str] = mapped_column(String(32), primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    ok: Mapped[int] = mapped_column(Integer, default=0)
+    business_rejection: Mapped[int] = mapped_column(Integer, default=0)
+    transient: Mapped[int] = mapped_column(Integer, default=0)
+    contract_violation: Mapped[int] = mapped_column(Integer, default=0)
+    circuit_open: Mapped[int] = mapped_column(Integer, default=0)
+    latency_histogram: Mapped[list[int]] = mapped_column(JSON)
+    """Calls per latency bucket (canonical.vendor_health.LATENCY_BOUNDS_MS, then one open-ended bucket)."""
+
+    __table_args__ = (Index("ix_vendor_call_buckets_bucket_start", "bucket_start"),)
+
+
+class VendorBreakerState(Base):
+    """One worker process's breaker for one vendor, as it last reported it; reported_at tells the living."""
+
+    __tablename__ = "vendor_breaker_states"
+
+    worker_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    vendor: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    open_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_failure: Mapped[str | None] = mapped_column(Text)
+    reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        CheckConstraint("state IN ('closed', 'half_open', 'open')", name="state"),
+        Index("ix_vendor_breaker_states_reported_at", "reported_at"),
+    )

@@ -6,7 +6,7 @@ PostgreSQL and SQLite alike. `posted` is final: a late write from a stale attemp
 failed, pending) never turns a posted row back, and a second `posted` keeps the first document.
 """
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from canonical.erp_postings import PostingDraft, PostingKind, PostingStatus
 from canonical.reconciliation import PostingFact
-from store.models import ErpPosting
+from store.models import ErpPosting, WebhookEvent
 
 _table = ErpPosting.__table__
 
@@ -174,10 +174,18 @@ class PostingRepository:
     def stream(
         self, filters: "PostingFilters", *, after: "PageKey | None" = None, batch: int = 1000
     ) -> Iterator[ErpPosting]:
-        """Every matching row in list order, fetched in keyset batches (for CSV exports)."""
+        """Every matching row in list order, fetched in keyset batches."""
+        for rows in self.batches(filters, after=after, batch=batch):
+            yield from rows
+
+    def batches(
+        self, filters: "PostingFilters", *, after: "PageKey | None" = None, batch: int = 1000
+    ) -> Iterator[list[ErpPosting]]:
+        """Every matching row in list order, a keyset batch at a time (for CSV exports)."""
         while True:
             rows = self.page(filters, after=after, limit=batch)
-            yield from rows
+            if rows:
+                yield rows
             if len(rows) < batch:
                 return
             after = PageKey.of(rows[-1])
@@ -200,6 +208,18 @@ class PostingRepository:
         return [
             SummaryRow(k, s, c, int(n), int(total or 0)) for k, s, c, n, total in self.session.execute(query)
         ]
+
+    def orders_cancelled_at(self, order_ids: Collection[str]) -> dict[str, datetime]:
+        """When each of these orders was cancelled, from its order.cancelled event in the store's record of
+        published events; orders that were not cancelled are absent."""
+        if not order_ids:
+            return {}
+        query = (
+            select(WebhookEvent.order_id, func.min(WebhookEvent.occurred_at))
+            .where(WebhookEvent.order_id.in_(list(order_ids)), WebhookEvent.type == "order.cancelled")
+            .group_by(WebhookEvent.order_id)
+        )
+        return {order_id: at for order_id, at in self.session.execute(query)}
 
     def facts_of_orders(self, order_ids: Sequence[str]) -> list[PostingFact]:
         if not order_ids:

@@ -82,6 +82,12 @@ class ChaosConfig:
     """Register the sandbox marketing receiver, so outbound webhooks (and marketing faults) are exercised."""
     scenarios: list[str] | None = None
     """Only these scenarios (default: the whole mix)."""
+    workers: int = 1
+    """Worker processes; each kill takes down one of them, chosen at random, while the others carry on."""
+    api_processes: int = 1
+    postgres_url: str | None = None
+    """Keep the store in a fresh PostgreSQL database on this server (dropped afterwards unless keep_data),
+    instead of SQLite in the data dir."""
 
     @property
     def profile(self) -> FaultProfile:
@@ -119,20 +125,29 @@ class ChaosRun:
         return time.monotonic() - self.started
 
     async def run(self) -> ChaosReport:
+        from sqlalchemy import make_url
+
         from deploy.stack import LocalStack
+        from tools.scratch_database import scratch_database
 
         cfg = self.config
         data_dir = Path(cfg.data_dir) if cfg.data_dir else Path(tempfile.mkdtemp(prefix="o2c-chaos-"))
-        stack = LocalStack.on_free_ports(data_dir, Settings(), env=CHAOS_ENV)
-        self.say(f"o2c chaos: seed {self.seed}, {cfg.orders} orders, data in {data_dir}")
-        try:
-            await asyncio.to_thread(stack.start)
-            self.durations["start"] = self.elapsed()
-            self.say(f"stack ready in {self.durations['start']:.1f}s: {stack.api_url}")
-            await self._exercise(stack)
-        finally:
-            self.durations["total"] = self.elapsed()
-            await asyncio.to_thread(stack.stop)
+        with contextlib.ExitStack() as scratch:
+            database_url = (scratch.enter_context(scratch_database(cfg.postgres_url, "o2c_chaos", keep=cfg.keep_data))
+                            if cfg.postgres_url else None)
+            stack = LocalStack.on_free_ports(data_dir, Settings(database_url=database_url), env=CHAOS_ENV,
+                                             workers=cfg.workers, api_processes=cfg.api_processes)
+            store = f"PostgreSQL store ({make_url(database_url).database})" if database_url else "SQLite store"
+            topology = f"{cfg.workers} worker(s), {cfg.api_processes} API process(es), {store}"
+            self.say(f"o2c chaos: seed {self.seed}, {cfg.orders} orders, {topology}, data in {data_dir}")
+            try:
+                await asyncio.to_thread(stack.start)
+                self.durations["start"] = self.elapsed()
+                self.say(f"stack ready in {self.durations['start']:.1f}s: {stack.api_url}")
+                await self._exercise(stack)
+            finally:
+                self.durations["total"] = self.elapsed()
+                await asyncio.to_thread(stack.stop)
         client, monkey = self.client, self.monkey
         if client is not None and client.server_errors:
             # A 500 says nothing by design; the API's log says where it failed.
@@ -149,6 +164,7 @@ class ChaosRun:
             self.durations,
             data_dir,
             client.anomalies if client else [],
+            topology,
         )
         self._tidy(data_dir, report.ok)
         return report

@@ -26,6 +26,8 @@ KNOBS: tuple[tuple[str, str, type, str], ...] = (
     ),
     ("--latency-ms", "latency_ms", int, "latency jitter 0..N ms"),
     ("--settle-timeout", "settle_timeout_s", float, "seconds orders may take to settle"),
+    ("--workers", "workers", int, "worker processes (each kill takes one down)"),
+    ("--api-processes", "api_processes", int, "API processes (uvicorn workers on one port)"),
 )
 
 
@@ -60,6 +62,13 @@ def add_chaos_command(subparsers: Any) -> None:
         metavar="NAME",
         help="only this scenario (repeat for several; default: the whole mix): " + ", ".join(sorted(BY_NAME)),
     )
+    parser.add_argument(
+        "--postgres",
+        dest="postgres_url",
+        metavar="URL",
+        help="keep the store in a fresh database on this PostgreSQL server, dropped afterwards "
+        "(e.g. postgresql://postgres@127.0.0.1:5432/test); default: SQLite in the data dir",
+    )
     parser.add_argument("--data-dir", type=Path, help="the stack's data dir (default: a new temporary one)")
     parser.add_argument(
         "--keep-data", action="store_true", help="keep the data dir (logs, databases) afterwards"
@@ -69,7 +78,8 @@ def add_chaos_command(subparsers: Any) -> None:
 
 
 def _chaos_command(args: Any) -> int:
-    fields = [field for _, field, _, _ in KNOBS] + ["seed", "marketing", "scenarios", "data_dir", "keep_data"]
+    fields = [field for _, field, _, _ in KNOBS]
+    fields += ["seed", "marketing", "scenarios", "data_dir", "keep_data", "postgres_url"]
     config = ChaosConfig(**{field: getattr(args, field) for field in fields})
     report = asyncio.run(run_chaos(config))
     print(report.table(), flush=True)

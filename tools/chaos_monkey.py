@@ -100,19 +100,27 @@ class ChaosMonkey:
             else:
                 await self._restart_temporal()
         await asyncio.gather(*pending)
-        if not self.stack.is_running("worker"):
-            await asyncio.to_thread(self.stack.start_component, "worker")
+        await self._start_stopped_workers()
+
+    async def _start_stopped_workers(self) -> list[str]:
+        stopped = [name for name in self.stack.worker_names if not self.stack.is_running(name)]
+        for name in stopped:
+            await asyncio.to_thread(self.stack.start_component, name)
+        return stopped
 
     async def _kill_worker(self) -> None:
+        """One worker at a time, in turn: with several, the others keep serving while it is down."""
         async with self._lock:
             at = self._elapsed()
-            await asyncio.to_thread(self.stack.kill, "worker")
+            names = self.stack.worker_names
+            name = names[sum(e.what.startswith("kill") for e in self.events) % len(names)]
+            await asyncio.to_thread(self.stack.kill, name)
             await asyncio.sleep(self.rng.uniform(0, 3))
-            await asyncio.to_thread(self.stack.start_component, "worker")
+            await asyncio.to_thread(self.stack.start_component, name)
             self.events.append(
-                ChaosEvent(at, "kill worker (SIGKILL) and start it again", self._elapsed() - at)
+                ChaosEvent(at, f"kill {name} (SIGKILL) and start it again", self._elapsed() - at)
             )
-            self.say(f"  chaos: worker SIGKILLed at {at:.1f}s, back after {self._elapsed() - at:.1f}s")
+            self.say(f"  chaos: {name} SIGKILLed at {at:.1f}s, back after {self._elapsed() - at:.1f}s")
 
     async def _restart_temporal(self) -> None:
         async with self._lock:
@@ -135,11 +143,8 @@ class ChaosMonkey:
             await asyncio.sleep(0.5)
         else:
             self.client.note("the API did not become ready within 60 s of the Temporal restart")
-        if not self.stack.is_running("worker"):
-            self.client.note(
-                f"the worker exited after the Temporal restart at {since:.1f}s; started it again"
-            )
-            await asyncio.to_thread(self.stack.start_component, "worker")
+        for name in await self._start_stopped_workers():
+            self.client.note(f"{name} exited after the Temporal restart at {since:.1f}s; started it again")
 
     async def _close_erp(self) -> None:
         at = self._elapsed()

@@ -28,6 +28,8 @@ class ChaosReport:
     durations: dict[str, float]
     data_dir: Path
     anomalies: list[str] = field(default_factory=list)
+    topology: str = ""
+    """What ran: worker and API processes, and the store."""
 
     @property
     def unsettled(self) -> list[PlacedOrder]:
@@ -44,7 +46,7 @@ class ChaosReport:
         p = self.profile
         faults = f"{p.error_rate:.0%} 5xx / {p.timeout_rate:.0%} timeouts / 0-{p.latency_ms} ms"
         head = f"o2c chaos: {len(self.orders)} orders, seed {self.seed}, concurrency {self.concurrency}, "
-        lines = [f"{head}faults {faults} on {len(VENDORS)} vendors", ""]
+        lines = [f"{head}faults {faults} on {len(VENDORS)} vendors", f"stack: {self.topology}", ""]
         lines += self._outcomes()
         lines += ["", *self._faults(), ""]
         lines += self._timeline()
@@ -96,7 +98,7 @@ class ChaosReport:
 
     def _timeline(self) -> list[str]:
         out = [
-            f"worker SIGKILLed and restarted: {self.count('kill worker')} times",
+            f"worker SIGKILLed and restarted: {self.count('kill worker')} times (one at a time)",
             f"Temporal dev server restarted:  {self.count('restart temporal')} times",
             f"ERP posting window closed:      {self.count('close erp')} times",
         ]
@@ -118,6 +120,7 @@ class ChaosReport:
         return {
             "ok": self.ok,
             "seed": self.seed,
+            "topology": self.topology,
             "orders": len(self.orders),
             "outcomes": dict(Counter(o.status or "unsettled" for o in self.orders)),
             "violations": [str(v) for v in self.violations],

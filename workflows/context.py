@@ -1,7 +1,7 @@
 """What the parts of one order workflow share: the order, its clocks, the step runner, the outbox,
-the status board, support, the unit ledger and the money. Built once per workflow run."""
+the status board, support, the unit ledger, the money and the business clocks. Built once per workflow run."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from canonical.saga import AttentionCode, OrderInput, SagaTimings
     from canonical.units import UnitLedger
     from workflows import policies
+    from workflows.clocks import BusinessClocks
     from workflows.outbox import Outbox
     from workflows.status import StatusBoard
     from workflows.steps import StepFailed, StepRunner
@@ -47,6 +48,7 @@ class OrderContext:
     support: Support
     units: UnitLedger
     money: Money
+    clocks: BusinessClocks = field(default_factory=BusinessClocks)
 
     @property
     def order(self) -> Order:

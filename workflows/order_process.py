@@ -93,6 +93,7 @@ class OrderProcess:
             except StepFailed as failed:
                 return await self._reject(failed, payment_rejection(failed))
         self._decide()
+        ctx.clocks.accepted()
         ctx.board.set(OrderStatus.ACCEPTED)
         ctx.outbox.emit("order.accepted", amount_due=ctx.money.amount_due, currency=order.currency,
                         points_redeemed=order.points_to_redeem)

@@ -95,6 +95,7 @@ class Returns:
         return record.view
 
     def receive(self, event: ReturnReceived) -> None:
+        self._ctx.clocks.return_received(event.return_id)
         record = self._returns.get(event.return_id)
         if record is None:
             self._early.setdefault(event.return_id, event)
@@ -205,6 +206,7 @@ class Returns:
         while True:
             try:
                 refund, memo = await refund_capture(ctx, sid, amount, f"{rid}:{sid}:{group}", lines)
+                ctx.clocks.refunded(rid)
                 record.view.refunds.append(refund)
                 record.view.credit_memos += [memo] if memo else []
                 return True

@@ -6,6 +6,7 @@ Set once at start; only ORDER_STATUS and NEEDS_ATTENTION_REASON are upserted lat
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 from canonical.order import Order
+from canonical.saga import OrderStatus
 
 ORDER_ID = SearchAttributeKey.for_keyword("OrderId")
 CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
@@ -16,6 +17,12 @@ CURRENCY = SearchAttributeKey.for_keyword("Currency")
 NEEDS_ATTENTION_REASON = SearchAttributeKey.for_text("NeedsAttentionReason")
 
 ALL_KEYS = (ORDER_ID, CUSTOMER_ID, ORDER_STATUS, CHANNEL, ORDER_TOTAL, CURRENCY, NEEDS_ATTENTION_REASON)
+
+PARKED_ORDERS_QUERY = (
+    f"WorkflowType = 'OrderWorkflow' AND ExecutionStatus = 'Running' "
+    f"AND {ORDER_STATUS.name} = '{OrderStatus.NEEDS_ATTENTION.value}'"
+)
+"""The visibility query of the exception worklist: orders parked in needs_attention, waiting for support."""
 
 # The dev server's --search-attribute NAME=TYPE flag values.
 DEV_SERVER_FLAGS = [

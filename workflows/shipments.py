@@ -82,6 +82,7 @@ class Shipments:
         if dispatch_closed:
             self._late(view)
         else:
+            self._ctx.clocks.dispatched(sid)
             self._work.append(view)
 
     def _record_rejection(self, event: FulfillmentEvent) -> None:
@@ -226,6 +227,7 @@ class Shipments:
                 continue
             money.captures.append(capture)
             view.capture = "captured"
+            ctx.clocks.captured(sid)
             ctx.outbox.emit("payment.captured", shipment_id=sid, amount=capture.amount, currency=ctx.order.currency)
             return None
 
@@ -249,6 +251,7 @@ class Shipments:
                                  shipment_id=sid, sales_order=sales_order.document_number if sales_order else "",
                                  amount=view.amount, currency=ctx.order.currency, lines=view.lines)
         if done.result is not None:
+            ctx.clocks.invoiced(sid)
             ctx.money.postings.append(done.result)
             ctx.outbox.emit("erp.posted", kind="invoice", document_number=done.result.document_number,
                             amount=done.result.amount, currency=ctx.order.currency, shipment_id=sid)

@@ -2,17 +2,20 @@
 
 Cells that a spreadsheet would run as a formula (starting with = + - @, tab or CR) get a leading
 apostrophe: error messages and references come from vendors and clients, and finance opens these
-files in Excel. Numbers stay numbers.
+files in Excel. Numbers stay numbers. Times are written in UTC as YYYY-MM-DD HH:MM:SS (whole seconds),
+which LibreOffice and Excel import as dates; ISO 8601 with a T and an offset imports as text.
 """
 
 import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CSV_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+"""Always UTC: name the column so (created_at_utc)."""
 
 
 def prefers_csv(accept: str | None) -> bool:
@@ -39,7 +42,7 @@ def cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.isoformat()
+        return value.astimezone(UTC).strftime(CSV_TIME_FORMAT)
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value

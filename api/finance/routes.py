@@ -6,7 +6,7 @@ time: by when it was posted) and paged by an opaque keyset cursor, so a page nev
 a row while new postings keep arriving.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
@@ -17,11 +17,12 @@ from pydantic import AwareDatetime
 from api.finance.csv_export import CSV_MEDIA_TYPE, csv_chunks, prefers_csv
 from api.finance.models import (
     CSV_COLUMNS,
-    CurrencyTotal,
     ErpPostingItem,
     ErpPostingPage,
     PostingSummary,
     SummaryGroup,
+    csv_record,
+    kind_totals,
 )
 from api.orders.search import decode_cursor, encode_cursor
 from api.shared.auth import Principal, require_scope
@@ -84,12 +85,21 @@ def _after(cursor: str | None, filters: PostingFilters) -> PageKey | None:
     return key
 
 
+CSV_DESCRIPTION = (
+    "A page (JSON) or, with `Accept: text/csv`, an export a spreadsheet reads: one row per posting, a "
+    "header row, these columns:\n\n"
+    + "\n".join(f"- `{name}`: {meaning}" for name, meaning in CSV_COLUMNS.items())
+    + "\n\nTimes are UTC as `YYYY-MM-DD HH:MM:SS`; an empty cell is a null. In JSON, `amount` is in "
+    "integer minor units."
+)
+
+
 @router.get(
     "",
     response_model=ErpPostingPage,
     summary="List ERP postings (JSON pages, or CSV with Accept: text/csv)",
     responses={
-        200: {"content": {"text/csv": {}}, "description": "A page (JSON) or an export (CSV)"},
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": CSV_DESCRIPTION},
         **READ_PROBLEMS,
     },
 )
@@ -136,14 +146,15 @@ def list_erp_postings(
         )
     size = limit or DEFAULT_LIMIT
     with db.reading() as session:
-        rows = PostingRepository(session).page(filters, after=after, limit=size + 1)
-        items = [ErpPostingItem.of(row) for row in rows[:size]]
+        repo = PostingRepository(session)
+        rows = repo.page(filters, after=after, limit=size + 1)
+        items = _items(repo, rows[:size])
     next_cursor = _cursor(rows[size - 1]) if len(rows) > size else None
     if prefers_csv(accept):
         headers = {"Content-Disposition": 'attachment; filename="erp-postings.csv"'}
         if next_cursor:
             headers["X-Next-Cursor"] = next_cursor
-        body = "".join(csv_chunks(CSV_COLUMNS, (item.model_dump() for item in items)))
+        body = "".join(csv_chunks(tuple(CSV_COLUMNS), (csv_record(item) for item in items)))
         return Response(body, media_type=CSV_MEDIA_TYPE, headers=headers)
     return ErpPostingPage(items=items, next_cursor=next_cursor)
 
@@ -151,14 +162,29 @@ def list_erp_postings(
 def _export(db: Store, filters: PostingFilters, after: PageKey | None) -> Iterator[str]:
     # Runs while the response streams (in the thread pool), with a session of its own.
     with db.reading() as session:
-        rows = PostingRepository(session).stream(filters, after=after)
-        yield from csv_chunks(CSV_COLUMNS, (ErpPostingItem.of(row).model_dump() for row in rows))
+        repo = PostingRepository(session)
+        batches = repo.batches(filters, after=after)
+        records = (csv_record(item) for rows in batches for item in _items(repo, rows))
+        yield from csv_chunks(tuple(CSV_COLUMNS), records)
+
+
+def _items(repo: PostingRepository, rows: Sequence[ErpPosting]) -> list[ErpPostingItem]:
+    """The rows as the API shows them, each with when its order was cancelled, if it was."""
+    cancelled = repo.orders_cancelled_at({row.order_id for row in rows})
+    return [ErpPostingItem.of(row, cancelled.get(row.order_id)) for row in rows]
 
 
 @router.get(
     "/summary",
     response_model=PostingSummary,
     summary="Counts and amounts by kind and status for a day",
+    description=(
+        "The postings that arose on a UTC day (their `created_at`). `groups`: count and amount (integer "
+        "minor units) per kind, status and currency. `totals`: per kind and currency, never across kinds "
+        "(a sales order and its invoice are the same money at two stages; a credit memo gives money "
+        "back): `amount` is what stands (booked or still to book, cancelled excluded), `posted_amount` "
+        "what the ERP has booked, `cancelled_amount` what was withdrawn with a cancelled order."
+    ),
     responses=READ_PROBLEMS,
 )
 def erp_postings_summary(
@@ -171,25 +197,8 @@ def erp_postings_summary(
     day = day or datetime.now(UTC).date()
     with store(request).reading() as session:
         rows = PostingRepository(session).summary(day)
-    totals: dict[str, CurrencyTotal] = {}
-    for row in rows:
-        total = totals.setdefault(row.currency, CurrencyTotal(currency=row.currency, count=0, amount=0))
-        total.count += row.count
-        total.amount += row.amount
-    return PostingSummary(
-        date=day,
-        groups=[
-            SummaryGroup(
-                kind=r.kind,
-                status=r.status,
-                currency=r.currency,
-                count=r.count,  # type: ignore[arg-type]
-                amount=r.amount,
-            )
-            for r in rows
-        ],
-        totals=sorted(totals.values(), key=lambda t: t.currency),
-    )
+    groups = [SummaryGroup.model_validate(row, from_attributes=True) for row in rows]
+    return PostingSummary(date=day, groups=groups, totals=kind_totals(groups))
 
 
 @router.get(
@@ -204,7 +213,8 @@ def get_erp_posting(
     posting_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,40}$")],
 ) -> ErpPostingItem:
     with store(request).reading() as session:
-        row = PostingRepository(session).get(posting_id)
+        repo = PostingRepository(session)
+        row = repo.get(posting_id)
         if row is None:
             raise ProblemError(404, "not-found", f"No ERP posting {posting_id}")
-        return ErpPostingItem.of(row)
+        return _items(repo, [row])[0]

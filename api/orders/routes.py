@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from temporalio.service import RPCError
 
+from api.ops.breaker_gate import refuse_if_vendor_down
 from api.orders import accept
 from api.orders.models import (
     AcceptedOrder,
@@ -71,7 +72,10 @@ def _json(model: BaseModel, status: int, headers: dict[str, str] | None = None) 
         402: PROBLEM,
         409: PROBLEM,
         422: INVALID,
-        503: PROBLEM,
+        503: {**PROBLEM, "description": "`vendor-unavailable`: the payments (or, redeeming points, loyalty) "
+              "breaker is open, nothing was started, send the order again after Retry-After; "
+              "`payment-unavailable`: the vendor stayed down for the whole accept window; "
+              "`temporal-unavailable`"},
         **AUTH_PROBLEMS,
     },
 )
@@ -91,6 +95,7 @@ async def create_order(
     except PricingError as err:
         raise validation_problem([{"loc": (err.field,), "msg": str(err)}], prefix=("body",)) from None
     fp = accept.fingerprint(order, idempotency_key)
+    await refuse_if_vendor_down(request, priced, order.order_id)  # an open breaker: 503 at once, nothing started
     client = await temporal_client(request)  # only now: invalid requests never reach Temporal
     structlog.contextvars.bind_contextvars(
         order_id=order.order_id, workflow_id=order_workflow_id(order.order_id)

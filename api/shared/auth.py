@@ -5,6 +5,8 @@ digests), so neither timing nor length tells a caller how close a guess was. Key
 a caller is identified in logs and audit trails by `key_id`, a short digest of its key.
 """
 
+import base64
+import binascii
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
@@ -106,3 +108,38 @@ async def authorize_route(request: Request) -> None:
     principal = await authenticate(request, await bearer(request))
     for guard in guards:
         await guard(principal)
+
+
+def _basic_password(header: str) -> str | None:
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    return decoded.partition(":")[2] or None
+
+
+class PageGuard:
+    """Dependency for pages people open in a browser, which cannot send a Bearer header but ask for and
+    send HTTP Basic credentials themselves: the API key is the password (any user name). A Bearer key
+    works too, for scripts."""
+
+    def __init__(self, scope: str, realm: str) -> None:
+        self.scope = scope
+        self.realm = realm
+
+    async def __call__(self, request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        key = token.strip() if scheme.lower() == "bearer" else _basic_password(header)
+        keyring: Keyring = request.app.state.keyring
+        principal = keyring.authenticate(key) if key else None
+        if principal is None:
+            raise ProblemError(401, "unauthorized", "Sign in with an API key as the password",
+                               headers={"WWW-Authenticate": f'Basic realm="{self.realm}", charset="UTF-8"'})
+        if self.scope not in principal.scopes:
+            raise ProblemError(403, "forbidden", f"This API key lacks the scope {self.scope}",
+                               required_scopes=[self.scope])
+        return principal

@@ -1,6 +1,6 @@
 """X-Correlation-ID: taken from the caller (if well-formed) or generated, echoed on every response,
-bound into every log line of the request and handed to the workflow, so one id follows an order
-through API, workflow, activities and vendor calls.
+bound into every log line of the request, set on the request's span (with the order id, when tracing) and
+handed to the workflow, so one id follows an order through API, workflow, activities and vendor calls.
 
 A plain ASGI middleware (not BaseHTTPMiddleware) so the structlog context variables bound here are
 the ones the endpoint sees, and the header is added even to error responses.
@@ -14,6 +14,8 @@ import structlog
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from runtime.tracing import tag_span_from_log_context
 
 HEADER = "X-Correlation-ID"
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -54,6 +56,9 @@ class CorrelationMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 MutableHeaders(scope=message)[HEADER] = cid
+                # Now, not after the answer: the request span ends with its last byte. By now the route has bound
+                # the order id into the log context.
+                tag_span_from_log_context()
             await send(message)
 
         # Start from a clean log context: nothing bound for an earlier request may leak into this one.

@@ -37,6 +37,7 @@ TITLES: dict[str, str] = {
     "payment-declined": "Payment declined",
     "insufficient-points": "Insufficient loyalty points",
     "payment-unavailable": "Payment temporarily unavailable",
+    "vendor-unavailable": "A provider checkout needs is unavailable",
     "order-failed": "Order could not be processed",
     "temporal-unavailable": "Order service temporarily unavailable",
     "status-unavailable": "Order status temporarily unavailable",

@@ -1,22 +1,34 @@
 """Finance endpoints over the real app and a real (SQLite) store: scopes, filters, pages, CSV, the
 summary, reconciliation runs. PostgreSQL behaviour of the same queries is covered in tests/store."""
 
+import asyncio
 import csv
 import io
+import os
+import re
+import shutil
+import subprocess
+import zipfile
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 import pytest
 
 from canonical.erp_postings import PostingDraft
+from canonical.events import BusinessEvent
+from canonical.identifiers import CURRENCY_EXPONENT
 from canonical.reconciliation import Finding, FindingType, Period
 from runtime.settings import Settings
 from store.engine import Store
 from store.postings import PostingRepository
 from store.reconciliation import ReconciliationRepository
+from store.webhooks import WebhookRepository
 
 from .conftest import COMMERCE, FINANCE, SUPPORT, NoTemporal, assert_problem, not_found
 
@@ -229,7 +241,7 @@ async def test_csv_export_parses_with_a_header_row(http: httpx.AsyncClient, stor
     assert "attachment" in r.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(r.text)))
     header, body = rows[0], rows[1:]
-    assert header[:8] == [
+    assert header[:9] == [
         "posting_id",
         "order_id",
         "kind",
@@ -237,11 +249,13 @@ async def test_csv_export_parses_with_a_header_row(http: httpx.AsyncClient, stor
         "shipment_id",
         "amount",
         "currency",
+        "amount_minor",
         "status",
     ]
     records = [dict(zip(header, row, strict=True)) for row in body]
     assert [rec["reference"] for rec in records] == [d.reference for d in drafts]  # every row, no limit
-    assert records[0]["amount"] == "100" and records[0]["posted_at"] == "2025-03-01T09:00:01+00:00"
+    assert (records[0]["amount"], records[0]["amount_minor"]) == ("1.00", "100")
+    assert records[0]["posted_at_utc"] == "2025-03-01 09:00:01"
     # A vendor message that a spreadsheet would run as a formula is neutralised.
     assert records[4]["last_error"].startswith("'=HYPERLINK")
 
@@ -285,11 +299,119 @@ async def test_summary_by_kind_status_and_currency(http: httpx.AsyncClient, stor
         ("invoice", "posted"): (7, 200 + 300 + 600 + 800 + 900 + 1100 + 1200),
         ("invoice", "retrying"): (1, 500),
     }
-    assert body["totals"] == [
-        {"currency": "EUR", "count": 12, "amount": sum(100 * (i + 1) for i in range(12))}
-    ]
+    totals = {(t["kind"], t["currency"]): t for t in body["totals"]}
+    assert set(totals) == {("sales_order", "EUR"), ("invoice", "EUR")}
+    assert (totals["sales_order", "EUR"]["count"], totals["sales_order", "EUR"]["amount"]) == (4, 2200)
+    assert totals["sales_order", "EUR"]["posted_amount"] == 1200
+    assert (totals["invoice", "EUR"]["count"], totals["invoice", "EUR"]["amount"]) == (8, 5600)
     empty = await http.get("/v1/erp-postings/summary", params={"date": "2020-01-01"}, headers=FINANCE)
     assert empty.json()["groups"] == [] and empty.json()["totals"] == []
+
+
+async def test_no_summary_total_adds_different_kinds(http: httpx.AsyncClient, store: Store) -> None:
+    """A sales order and its invoice are the same money at two stages: a total across them counts it twice."""
+    with store.writing() as session:
+        repo = PostingRepository(session)
+        for kind, ref in (("sales_order", "O-9:sales-order"), ("invoice", "O-9:invoice:S1"),
+                          ("credit_memo", "O-9:credit-memo:S1")):
+            draft = PostingDraft(kind=kind, reference=ref, order_id="O-9", amount=116052, currency="EUR")
+            repo.posted(draft, f"DOC-{kind}", T0, 1, T0)
+    body = (await http.get("/v1/erp-postings/summary", params={"date": "2025-03-01"}, headers=FINANCE)).json()
+    assert sorted(t["kind"] for t in body["totals"]) == ["credit_memo", "invoice", "sales_order"]
+    for total in body["totals"]:
+        same_kind = [g for g in body["groups"] if (g["kind"], g["currency"]) == (total["kind"], total["currency"])]
+        assert total["amount"] == sum(g["amount"] for g in same_kind) == 116052
+        assert total["count"] == 1
+    described = (await http.get("/openapi.json")).json()["components"]["schemas"]["KindTotal"]
+    assert "never" in described["description"] and described["properties"]["amount"]["description"]
+
+
+CSV_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+"""As the README documents it, in UTC."""
+CURRENCIES = [("EUR", 116052, "1160.52"), ("JPY", 116052, "116052"), ("KWD", 1160525, "1160.525")]
+
+
+def seed_currencies(store: Store) -> None:
+    """One posted invoice per currency of CURRENCIES, the n-th created at 09:0n:00.46 and posted 5 s later."""
+    with store.writing() as session:
+        repo = PostingRepository(session)
+        for n, (currency, minor, _) in enumerate(CURRENCIES):
+            draft = PostingDraft(kind="invoice", reference=f"C-{n}:invoice:S1", order_id=f"C-{n}",
+                                 amount=minor, currency=currency, shipment_id="S1")
+            repo.attempt_started(draft, T0 + timedelta(minutes=n, microseconds=460199))
+            repo.posted(draft, f"DOC-{n}", T0 + timedelta(minutes=n, seconds=5), 1, T0 + timedelta(minutes=n))
+
+
+async def test_csv_cells_read_as_typed_values(http: httpx.AsyncClient, store: Store) -> None:
+    """What a spreadsheet needs: a decimal amount in the major unit beside its currency, the minor units
+    under their own name, and UTC timestamps in a form spreadsheets parse as dates."""
+    seed_currencies(store)
+    r = await http.get("/v1/erp-postings", headers={**FINANCE, "Accept": "text/csv"})
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert len(rows) == len(CURRENCIES)
+    header = list(rows[0])
+    assert header.index("currency") == header.index("amount") + 1
+    for n, (row, (currency, minor, shown)) in enumerate(zip(rows, CURRENCIES, strict=True)):
+        exponent = CURRENCY_EXPONENT[currency]
+        assert (row["currency"], row["amount"]) == (currency, shown)
+        assert Decimal(row["amount"]) * 10**exponent == int(row["amount_minor"]) == minor
+        assert re.fullmatch(r"\d+" + (rf"\.\d{{{exponent}}}" if exponent else ""), row["amount"])
+        created = datetime.strptime(row["created_at_utc"], CSV_TIME_FORMAT)
+        posted = datetime.strptime(row["posted_at_utc"], CSV_TIME_FORMAT)
+        assert created == datetime(2025, 3, 1, 9, n)
+        assert posted - created == timedelta(seconds=5)
+        assert row["next_attempt_at_utc"] == "" and row["cancelled_at_utc"] == ""
+    assert not [name for name in header if name.endswith("_at")]  # every time column says it is UTC
+
+
+async def test_a_cancelled_posting_carries_when_in_json_and_csv(http: httpx.AsyncClient, store: Store) -> None:
+    booked = PostingDraft(kind="sales_order", reference="X-1:sales-order", order_id="X-1", amount=2500,
+                          currency="EUR")
+    never = PostingDraft(kind="sales_order", reference="X-2:sales-order", order_id="X-2", amount=900,
+                         currency="EUR")
+    with store.writing() as session:
+        repo = PostingRepository(session)
+        repo.posted(booked, "SO-1", T0, 1, T0)
+        repo.attempt_started(never, T0)
+        assert repo.cancelled("sales_order", booked.reference, T0 + timedelta(minutes=5))
+        assert repo.cancelled("sales_order", never.reference, T0 + timedelta(minutes=6))
+    items = (await http.get("/v1/erp-postings", headers=FINANCE)).json()["items"]
+    assert [(i["status"], i["cancelled_at"], i["erp_document_number"]) for i in items] == [
+        ("cancelled", "2025-03-01T09:05:00Z", "SO-1"),
+        ("cancelled", "2025-03-01T09:06:00Z", None),
+    ]
+    rows = list(csv.DictReader(io.StringIO(
+        (await http.get("/v1/erp-postings", headers={**FINANCE, "Accept": "text/csv"})).text)))
+    assert [(r["status"], r["cancelled_at_utc"]) for r in rows] == [
+        ("cancelled", "2025-03-01 09:05:00"), ("cancelled", "2025-03-01 09:06:00")]
+    summary = (await http.get("/v1/erp-postings/summary", params={"date": "2025-03-01"}, headers=FINANCE)).json()
+    [total] = summary["totals"]
+    assert (total["count"], total["amount"], total["cancelled_count"], total["cancelled_amount"]) == (0, 0, 2, 3400)
+
+
+async def test_a_posting_of_an_order_cancelled_later_says_so(http: httpx.AsyncClient, store: Store) -> None:
+    """An order closed by support after dispatch keeps its sales order in the ERP (the goods left): the
+    row stays posted, and says when its order was cancelled."""
+    draft = PostingDraft(kind="sales_order", reference="Y-1:sales-order", order_id="Y-1", amount=4200,
+                         currency="EUR")
+    other = PostingDraft(kind="sales_order", reference="Y-2:sales-order", order_id="Y-2", amount=100,
+                         currency="EUR")
+    closed = T0 + timedelta(hours=2)
+    with store.writing() as session:
+        PostingRepository(session).posted(draft, "SO-7", T0, 1, T0)
+        PostingRepository(session).posted(other, "SO-8", T0, 1, T0)
+        WebhookRepository(session).record_events([
+            BusinessEvent(type="order.cancelled", id="evt-y1", occurred_at=closed, order_id="Y-1",
+                          correlation_id="c", data={"reason": "refund_and_close"}),
+            BusinessEvent(type="order.completed", id="evt-y2", occurred_at=closed, order_id="Y-2",
+                          correlation_id="c", data={}),
+        ], closed)
+    items = (await http.get("/v1/erp-postings", headers=FINANCE)).json()["items"]
+    assert [(i["order_id"], i["status"], i["order_cancelled_at"]) for i in items] == [
+        ("Y-1", "posted", "2025-03-01T11:00:00Z"), ("Y-2", "posted", None)]
+    rows = list(csv.DictReader(io.StringIO(
+        (await http.get("/v1/erp-postings", headers={**FINANCE, "Accept": "text/csv"})).text)))
+    assert [r["order_cancelled_at_utc"] for r in rows] == ["2025-03-01 11:00:00", ""]
 
 
 def seed_run(store: Store, run_id: str, started: datetime, findings: list[Finding]) -> None:
@@ -506,3 +628,51 @@ async def test_the_default_period_ends_on_a_whole_minute(make_http: Callable[...
         assert (await http.post("/v1/reconciliation/runs", headers=FINANCE)).status_code == 202
     period = client.started[0]["arg"].period
     assert (period.end.second, period.end.microsecond) == (0, 0)
+
+
+# ---- the CSV in LibreOffice (Debian libreoffice-calc-nogui), headless ------------------------------
+
+SOFFICE = shutil.which("soffice")
+CSV_IMPORT = "CSV:44,34,76,1,,1033,false,true"
+"""What Calc's text import dialog does by default: comma, double quotes, UTF-8, from line 1, English
+(USA), quoted fields not forced to text, special numbers (dates) detected."""
+ODF = {"table": "urn:oasis:names:tc:opendocument:xmlns:table:1.0",
+       "office": "urn:oasis:names:tc:opendocument:xmlns:office:1.0"}
+
+
+def spreadsheet_cells(ods: Path) -> list[list[tuple[str | None, str]]]:
+    """Each row's cells as (value type, value) as Calc stored them: ('float', '1160.52'), ('date', …)."""
+    with zipfile.ZipFile(ods) as archive:
+        root = ElementTree.fromstring(archive.read("content.xml"))
+    table, office = (f"{{{ODF[prefix]}}}" for prefix in ("table", "office"))
+    rows = []
+    for row in root.iter(f"{table}table-row"):
+        cells: list[tuple[str | None, str]] = []
+        for c in row.findall("table:table-cell", ODF):
+            value = c.get(f"{office}value") or c.get(f"{office}date-value") or "".join(c.itertext())
+            # Calc writes a run of like cells (empty ones too) once, with a repeat count.
+            cells += [(c.get(f"{office}value-type"), value)] * int(c.get(f"{table}number-columns-repeated", "1"))
+        rows.append(cells)
+    return rows
+
+
+@pytest.mark.skipif(SOFFICE is None and os.environ.get("O2C_REQUIRE_LIBREOFFICE") != "1",
+                    reason="LibreOffice is not installed (apt-get install libreoffice-calc-nogui)")
+async def test_libreoffice_reads_amounts_as_numbers_and_times_as_dates(
+    http: httpx.AsyncClient, store: Store, tmp_path: Path
+) -> None:
+    assert SOFFICE, "O2C_REQUIRE_LIBREOFFICE=1 but soffice is missing: apt-get install libreoffice-calc-nogui"
+    seed_currencies(store)
+    export = tmp_path / "erp-postings.csv"
+    export.write_bytes((await http.get("/v1/erp-postings", headers={**FINANCE, "Accept": "text/csv"})).content)
+    command = [SOFFICE, "--headless", f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}",
+               f"--infilter={CSV_IMPORT}", "--convert-to", "ods", "--outdir", str(tmp_path), str(export)]
+    await asyncio.to_thread(subprocess.run, command, check=True, capture_output=True, timeout=180)
+    header, *rows = spreadsheet_cells(tmp_path / "erp-postings.ods")
+    column = {name: n for n, (_, name) in enumerate(header)}
+    assert len(rows) == len(CURRENCIES)
+    for n, (row, (currency, minor, shown)) in enumerate(zip(rows, CURRENCIES, strict=True)):
+        assert row[column["amount"]] == ("float", shown) and row[column["currency"]] == ("string", currency)
+        assert row[column["amount_minor"]] == ("float", str(minor))
+        assert row[column["created_at_utc"]] == ("date", f"2025-03-01T09:0{n}:00")
+        assert row[column["posted_at_utc"]] == ("date", f"2025-03-01T09:0{n}:05")

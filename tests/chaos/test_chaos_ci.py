@@ -1,8 +1,12 @@
-"""The CI-size chaos run: 200 orders while every vendor fails now and then, the worker is SIGKILLed at
+"""The CI-size chaos run: 200 orders while every vendor fails now and then, a worker is SIGKILLed at
 least five times, Temporal restarts once and the ERP closes its posting window; then 0 violations of the
 money invariants (tools/chaos.py, tools/chaos_checks.py; README "Proofs"). Every scenario of the mix
-(tools/chaos_scenarios.py) is among the 200."""
+(tools/chaos_scenarios.py) is among the 200.
 
+It runs as o2c scales out: two worker processes (killed one at a time) and two API processes, on the
+PostgreSQL store when O2C_E2E_STORE=postgres (CI), a fresh database on O2C_TEST_DATABASE_URL's server."""
+
+import os
 from pathlib import Path
 
 import pytest
@@ -31,6 +35,10 @@ async def test_chaos_run_of_200_orders_keeps_every_money_invariant(tmp_path: Pat
         settle_timeout_s=900.0,
         marketing=False,
         data_dir=tmp_path / "chaos",
+        workers=2,
+        api_processes=2,
+        postgres_url=os.environ.get("O2C_TEST_DATABASE_URL") if os.environ.get("O2C_E2E_STORE") == "postgres"
+        else None,
     )
     report = await run_chaos(config, out=None)
     table = report.table()
@@ -38,6 +46,7 @@ async def test_chaos_run_of_200_orders_keeps_every_money_invariant(tmp_path: Pat
     assert report.ok, table
     assert len(report.orders) == CI_ORDERS
     assert report.count("kill worker") >= 5, table
+    assert {e.what.split()[1] for e in report.events if e.what.startswith("kill")} == {"worker", "worker-2"}, table
     assert report.count("restart temporal") == 1, table
     assert report.count("close erp") == 1, table
     injected = report.faults_injected

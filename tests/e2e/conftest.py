@@ -1,5 +1,6 @@
 """One local stack (real Temporal dev server, sandbox over HTTP, worker and API processes) per session."""
 
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -8,11 +9,28 @@ from temporalio.client import Client
 
 from deploy.stack import LocalStack
 from runtime.temporal import connect
+from tools.scratch_database import scratch_database
 
 
 @pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with make_stack(tmp_path_factory.mktemp("stack")) as stack:
+def store_url() -> Iterator[str | None]:
+    """O2C_E2E_STORE=postgres (CI) runs the stack on a fresh PostgreSQL database at O2C_TEST_DATABASE_URL's
+    server; otherwise the stack keeps the store in SQLite, as `o2c run` does."""
+    choice = os.environ.get("O2C_E2E_STORE", "sqlite")
+    if choice == "sqlite":
+        yield None
+        return
+    if choice != "postgres":
+        raise ValueError(f"O2C_E2E_STORE must be sqlite or postgres, not {choice!r}")
+    server = os.environ.get("O2C_TEST_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    with scratch_database(server, "o2c_e2e") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory, store_url: str | None) -> Iterator[LocalStack]:
+    env = {"O2C_DATABASE_URL": store_url} if store_url else {}
+    with make_stack(tmp_path_factory.mktemp("stack"), **env) as stack:
         yield stack
 
 

@@ -37,6 +37,11 @@ TEST_ENV = {
     # test_large_orders.py places 20 lines of 100,000 units (2,000,000 units, above the default cap).
     "O2C_MAX_ORDER_UNITS": "2000000",
     "O2C_WEBHOOK_ALLOWED_HOSTS": f'["127.0.0.1:{RECEIVER_PORT}"]',
+    # Vendor breakers (test_circuit_breaker.py): open for 3 s rather than 5, workers report twice a second.
+    "O2C_BREAKER_OPEN_S": "3",
+    "O2C_VENDOR_HEALTH_REPORT_S": "0.5",
+    # The worker's backlog gauges refresh every second rather than every 15 (test_business_metrics.py).
+    "O2C_BACKLOG_REPORT_S": "1",
 }
 
 
@@ -46,6 +51,8 @@ def make_stack(data_dir: Path, **env: str) -> LocalStack:
 
 COMMERCE = {"Authorization": "Bearer commerce-dev-key"}
 SUPPORT = {"Authorization": "Bearer support-dev-key"}
+OPS = {"Authorization": "Bearer ops-dev-key"}
+FINANCE = {"Authorization": "Bearer finance-dev-key"}
 _seq = itertools.count(1)
 
 
@@ -111,6 +118,12 @@ class Stack:
         await self.api.aclose()
         await self.sandbox.aclose()
 
+    async def __aenter__(self) -> "Stack":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     async def place(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
         return await self.api.post("/v1/orders", json=body, headers={**COMMERCE, **(headers or {})})
 
@@ -161,6 +174,24 @@ class Stack:
                 return ledger
             await asyncio.sleep(0.1)
         raise AssertionError(f"no {action} for {order_id} within {timeout}s")
+
+    async def postings(self, **params: str) -> list[dict[str, Any]]:
+        response = await self.api.get("/v1/erp-postings", params={"limit": "500", **params}, headers=FINANCE)
+        response.raise_for_status()
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
+
+    async def wait_posting(
+        self, order_id: str, kind: str, want: str, *, timeout: float = 30.0, min_attempts: int = 0
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        rows: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            rows = await self.postings(order_id=order_id, kind=kind)
+            if rows and all(r["status"] == want and r["attempts"] >= min_attempts for r in rows):
+                return rows[0]
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"{kind} of {order_id} not {want} (attempts >= {min_attempts}) in {timeout}s: {rows}")
 
     async def wait_authorization_expired(self, order_id: str, timeout: float = 15.0) -> None:
         """Until the gateway says the order's authorization has lapsed (it rounds expiry up to a second)."""
@@ -218,3 +249,14 @@ class Stack:
     async def release_hold(self, order_id: str) -> None:
         response = await self.sandbox.post("/_sandbox/fulfillment/release", json={"order_id": order_id})
         response.raise_for_status()
+
+    async def place_parked(self, sku: str, amount: int) -> dict[str, Any]:
+        """An order in needs_attention (design §8): the node holds the goods (`sku` a HOLD- SKU) until the
+        authorization lapses, and the card declines every re-authorization, so the capture fails for good."""
+        body = order([(sku, 1, amount)], token="tok_reauth_decline")
+        assert (await self.place(body)).status_code == 201
+        await self.wait_ledger(body["order_id"], "fulfillment.request")
+        await self.wait_authorization_expired(body["order_id"])
+        await self.release_hold(body["order_id"])
+        await self.wait_status(body["order_id"], "needs_attention")
+        return body

@@ -1,46 +1,24 @@
 """Finance end to end: the ERP posting ledger as the saga writes it (posting window, an ERP that fails
-after storing, a worker killed between the ERP's answer and the store write) and reconciliation
+after storing, a worker killed between the ERP's answer and the store write, the sales order of a
+cancelled order in JSON, CSV and the summary) and reconciliation
 (every finding type in a seeded mismatch, none after a clean run of 50 mixed orders, the schedule)."""
 
 import asyncio
+import csv
+import io
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from e2e_support import SUPPORT, Stack, order
+from e2e_support import FINANCE, SUPPORT, Stack, order
 from temporalio.client import Client
 
 from deploy.stack import LocalStack
 from runtime.schedules import SCHEDULE_ID
 
 pytestmark = [pytest.mark.e2e]
-
-FINANCE = {"Authorization": "Bearer finance-dev-key"}
-
-
-async def postings(stack: Stack, **params: str) -> list[dict[str, Any]]:
-    response = await stack.api.get("/v1/erp-postings", params={"limit": "500", **params}, headers=FINANCE)
-    response.raise_for_status()
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
-
-
-async def wait_posting(
-    stack: Stack, order_id: str, kind: str, want: str, *, timeout: float = 30.0, min_attempts: int = 0
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    rows: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        rows = await postings(stack, order_id=order_id, kind=kind)
-        if rows and all(r["status"] == want and r["attempts"] >= min_attempts for r in rows):
-            return rows[0]
-        await asyncio.sleep(0.2)
-    raise AssertionError(
-        f"{kind} of {order_id} not {want} (attempts >= {min_attempts}) in {timeout}s: {rows}"
-    )
-
 
 async def erp_documents(stack: Stack, order_id: str) -> list[dict[str, Any]]:
     response = await stack.sandbox.get("/erp/documents", params={"order_id": order_id})
@@ -58,7 +36,7 @@ async def held_order_booked(stack: Stack, sku: str) -> str:
     body = order([(sku, 1, 2500)], points=100)
     assert (await stack.place(body)).status_code == 201
     await stack.wait_ledger(body["order_id"], "fulfillment.request")
-    await wait_posting(stack, body["order_id"], "sales_order", "posted")
+    await stack.wait_posting(body["order_id"], "sales_order", "posted")
     return str(body["order_id"])
 
 
@@ -67,7 +45,7 @@ async def assert_exactly_once(stack: Stack, order_id: str) -> dict[str, Any]:
     docs = await erp_documents(stack, order_id)
     by_ref = Counter((d["type"], d["external_reference"]) for d in docs)
     assert set(by_ref.values()) == {1}, by_ref
-    rows = await postings(stack, order_id=order_id)
+    rows = await stack.postings(order_id=order_id)
     assert Counter((r["kind"], r["reference"]) for r in rows) == by_ref
     numbers = {(d["type"], d["external_reference"]): d["document_number"] for d in docs}
     for row in rows:
@@ -83,14 +61,14 @@ async def test_posting_window_closed_shows_retrying_then_posted(stack: Stack) ->
     await stack.sandbox.put("/_sandbox/erp/posting-window", json={"open": False})
     await stack.release_hold(order_id)
 
-    retrying = await wait_posting(stack, order_id, "invoice", "retrying", min_attempts=2)
+    retrying = await stack.wait_posting(order_id, "invoice", "retrying", min_attempts=2)
     assert "posting_window_closed" in retrying["last_error"]
     assert retrying["erp_document_number"] is None and retrying["posted_at"] is None
     assert retrying["next_attempt_at"] is not None
     assert not [d for d in await erp_documents(stack, order_id) if d["type"] == "invoice"]
 
     await stack.sandbox.put("/_sandbox/erp/posting-window", json={"open": True})
-    posted = await wait_posting(stack, order_id, "invoice", "posted")
+    posted = await stack.wait_posting(order_id, "invoice", "posted")
     assert posted["attempts"] >= retrying["attempts"] and posted["posting_id"] == retrying["posting_id"]
     assert posted["last_error"] and posted["next_attempt_at"] is None
     one = (await stack.api.get(f"/v1/erp-postings/{posted['posting_id']}", headers=FINANCE)).json()
@@ -105,7 +83,7 @@ async def test_erp_failing_after_storing_the_document_posts_once(stack: Stack) -
     await fault(stack, "erp", after_effect_error_rate=1.0)
     await stack.release_hold(order_id)
     await stack.wait_ledger(order_id, "erp.invoice")  # the ERP stored it, and answered 500
-    await wait_posting(stack, order_id, "invoice", "retrying")
+    await stack.wait_posting(order_id, "invoice", "retrying")
     await stack.sandbox.delete("/_sandbox/faults")
 
     await stack.wait_status(order_id, "completed")
@@ -124,7 +102,7 @@ async def test_worker_killed_between_erp_answer_and_store_write(
     await stack.release_hold(order_id)
     await stack.wait_ledger(order_id, "erp.invoice", timeout=20)
     await asyncio.to_thread(local_stack.kill, "worker")
-    [row] = await postings(stack, order_id=order_id, kind="invoice")
+    [row] = await stack.postings(order_id=order_id, kind="invoice")
     assert row["status"] != "posted" and row["erp_document_number"] is None
 
     await stack.sandbox.delete("/_sandbox/faults")
@@ -135,6 +113,64 @@ async def test_worker_killed_between_erp_answer_and_store_write(
     invoice = await assert_exactly_once(stack, order_id)
     assert invoice["attempts"] >= 2
     assert len((await stack.ledger(order_id)).of("erp.invoice")) == 1
+
+
+async def wait_order_cancelled_row(stack: Stack, order_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    """The sales order row once it names its order's cancellation (the order's events are recorded at
+    the order's next milestone, a moment after its status)."""
+    deadline = time.monotonic() + timeout
+    rows: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        rows = await stack.postings(order_id=order_id, kind="sales_order")
+        if rows and rows[0]["order_cancelled_at"]:
+            return rows[0]
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"the sales order of {order_id} never named the cancellation: {rows}")
+
+
+async def csv_rows(stack: Stack, **params: str) -> list[dict[str, str]]:
+    response = await stack.api.get("/v1/erp-postings", params=params, headers={**FINANCE, "Accept": "text/csv"})
+    response.raise_for_status()
+    return list(csv.DictReader(io.StringIO(response.text)))
+
+
+async def test_a_cancelled_orders_sales_order_reads_cancelled(stack: Stack) -> None:
+    """Cancelled before dispatch, the sales order is cancelled in the ERP and reads cancelled, in JSON,
+    CSV and the summary. Closed by support after dispatch, it stays booked (the goods left) and says
+    when its order was cancelled."""
+    before = await held_order_booked(stack, "HOLD-FIN-C")
+    response = await stack.api.post(f"/v1/orders/{before}/cancel", json={"reason": "changed mind"},
+                                    headers=SUPPORT)
+    assert response.status_code == 202, response.text
+    await stack.wait_status(before, "cancelled")
+    [row] = await stack.postings(order_id=before, kind="sales_order")  # the undo wrote it before the status
+    assert row["status"] == "cancelled" and row["cancelled_at"] and row["erp_document_number"]
+    [doc] = [d for d in await erp_documents(stack, before) if d["type"] == "sales_order"]
+    assert doc["status"] == "cancelled"
+    row = await wait_order_cancelled_row(stack, before)
+    [record] = await csv_rows(stack, order_id=before)
+    cancelled_at = datetime.strptime(record["cancelled_at_utc"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    assert record["status"] == "cancelled" and record["order_cancelled_at_utc"]
+    assert abs(cancelled_at - datetime.fromisoformat(row["cancelled_at"])) < timedelta(seconds=1)
+    # 25.00 less 100 points
+    assert (record["amount"], record["currency"], record["amount_minor"]) == ("24.00", "EUR", "2400")
+
+    day = {"date": row["created_at"][:10]}
+    summary = (await stack.api.get("/v1/erp-postings/summary", params=day, headers=FINANCE)).json()
+    [total] = [t for t in summary["totals"] if (t["kind"], t["currency"]) == ("sales_order", "EUR")]
+    assert total["cancelled_count"] >= 1 and total["cancelled_amount"] >= 2400
+    assert len({(t["kind"], t["currency"]) for t in summary["totals"]}) == len(summary["totals"])
+
+    after = (await stack.place_parked("HOLD-FIN-X", 4200))["order_id"]
+    response = await stack.api.post(f"/v1/orders/{after}/resolve", headers=SUPPORT,
+                                    json={"action": "refund_and_close", "note": "card keeps declining"})
+    assert response.status_code == 202, response.text
+    await stack.wait_status(after, "cancelled")
+    row = await wait_order_cancelled_row(stack, after)
+    assert row["status"] == "posted" and row["cancelled_at"] is None
+    [record] = await csv_rows(stack, order_id=after, kind="sales_order")
+    closed = datetime.strptime(record["order_cancelled_at_utc"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    assert closed >= datetime.strptime(record["posted_at_utc"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
 
 
 async def start_run(stack: Stack, start: datetime, end: datetime, **extra: Any) -> str:
@@ -244,7 +280,7 @@ async def test_reconciliation_finds_every_seeded_mismatch(stack: Stack) -> None:
     await stack.sandbox.put("/_sandbox/erp/posting-window", json={"open": False})
     stuck = order([("SKU-F", 1, 1500)], order_id=ids["F"])
     assert (await stack.place(stuck)).status_code == 201
-    await wait_posting(stack, ids["F"], "sales_order", "retrying")
+    await stack.wait_posting(ids["F"], "sales_order", "retrying")
     await asyncio.sleep(1.5)
 
     run = await wait_run(

@@ -19,11 +19,13 @@ from fastapi.routing import _IncludedRouter
 from api.app import create_app
 from runtime.settings import DEV_API_KEYS, Settings
 
-# No API key, by design: probes, the API's own documentation, and the fulfilment webhook, which is
-# authenticated by its Standard Webhooks signature instead (tests/security/test_webhook_and_logs.py).
+# No API key, by design: probes, the API's Prometheus figures (counts by route, nothing of an order), the
+# API's own documentation, and the fulfilment webhook, which is authenticated by its Standard Webhooks
+# signature instead (tests/security/test_webhook_and_logs.py).
 PUBLIC = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
+    ("GET", "/metrics"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
@@ -56,7 +58,10 @@ SCOPES: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/webhooks/fulfillment/dead-letters"): {"orders:support"},
     ("POST", "/codec/encode"): {"codec"},
     ("POST", "/codec/decode"): {"codec"},
+    ("GET", "/v1/ops/vendors"): {"ops:read"},
+    ("GET", "/ops"): {"ops:read"},  # a page: the key also works as an HTTP Basic password
 }
+PAGES = {"/ops"}
 ALL_SCOPES = sorted({scope for scopes in DEV_API_KEYS.values() for scope in scopes})
 
 
@@ -146,7 +151,8 @@ async def test_no_key_or_an_unknown_key_is_401(app: FastAPI, method: str, path: 
         )
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["type"] == "unauthorized"
-        assert response.headers["www-authenticate"].startswith("Bearer")
+        # A page asks the browser for credentials (Basic, the key as password); the API asks for a Bearer key.
+        assert response.headers["www-authenticate"].startswith("Basic" if path in PAGES else "Bearer")
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED, ids=[f"{m} {p}" for m, p in PROTECTED])

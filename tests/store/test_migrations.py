@@ -25,6 +25,8 @@ TABLES = {
     "webhook_deliveries",
     "inbound_dead_letters",
     "reconciliation_run_orders",
+    "vendor_call_buckets",
+    "vendor_breaker_states",
 }
 
 

@@ -1,5 +1,6 @@
-"""What support sees: the local stack's Temporal Web UI, in a real (headless) browser, decodes an order's
-encrypted payloads through the API's codec endpoint.
+"""What support and on-call see, in a real (headless) browser: the local stack's Temporal Web UI decodes an
+order's encrypted payloads through the API's codec endpoint, and the API's /ops page shows vendor health,
+the exception worklist and the ERP backlog.
 
 Debian's chromium, driven by Playwright; Playwright's own browser builds are never downloaded. Without
 chromium the test is skipped, unless O2C_REQUIRE_BROWSER=1 (CI) makes that a failure.
@@ -8,7 +9,7 @@ It also pins down how the UI reaches the codec: from the browser, cross-origin, 
 `X-Namespace` and no Authorization header (the UI has no o2c API key to send). That is why the local
 stack runs the API with the dev-only O2C_CODEC_DEV_TRUST_UI_ORIGIN.
 
-The screenshot for the README is refreshed in docs/ when it is missing or O2C_UPDATE_SCREENSHOTS=1;
+The screenshots for the README are refreshed in docs/ when it is missing or O2C_UPDATE_SCREENSHOTS=1;
 otherwise it goes to the test's temporary directory, so a test run leaves the work tree clean.
 """
 
@@ -16,6 +17,7 @@ import os
 import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -29,7 +31,7 @@ from runtime.settings import Settings
 pytestmark = [pytest.mark.e2e]
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "temporal-ui-order.png"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -68,20 +70,35 @@ async def ui_clients(ui_stack: LocalStack) -> AsyncIterator[Stack]:
     await clients.aclose()
 
 
-@pytest.fixture
-async def browser_page(tmp_path: Path) -> AsyncIterator[Any]:
+@asynccontextmanager
+async def chromium_page(profile: Path, **context_options: Any) -> AsyncIterator[Any]:
     async with playwright_api.async_playwright() as pw:
         context = await pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),  # a fresh profile: no cached UI settings
+            str(profile),  # a fresh profile: no cached UI settings
             executable_path=CHROMIUM,
             headless=True,
             args=CHROMIUM_ARGS,
             viewport={"width": 1280, "height": 860},
+            **context_options,
         )
         try:
             yield await context.new_page()
         finally:
             await context.close()
+
+
+@pytest.fixture
+async def browser_page(tmp_path: Path) -> AsyncIterator[Any]:
+    async with chromium_page(tmp_path / "chromium-profile") as page:
+        yield page
+
+
+def screenshot_path(name: str, tmp_path: Path) -> Path:
+    """docs/NAME when missing or O2C_UPDATE_SCREENSHOTS=1, else the test's temporary directory."""
+    docs = DOCS / name
+    shot = docs if (not docs.exists() or os.environ.get("O2C_UPDATE_SCREENSHOTS") == "1") else tmp_path / name
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    return shot
 
 
 async def test_support_filters_by_status_opens_the_order_and_sees_the_customer_decoded(
@@ -129,13 +146,7 @@ async def test_support_filters_by_status_opens_the_order_and_sees_the_customer_d
     await link.click()
     await playwright_api.expect(page.get_by_text("Ana Lima").first).to_be_visible(timeout=20000)
     await page.wait_for_timeout(500)  # let the remaining payload panels settle for the screenshot
-    shot = (
-        SCREENSHOT
-        if (not SCREENSHOT.exists() or os.environ.get("O2C_UPDATE_SCREENSHOTS") == "1")
-        else (tmp_path / SCREENSHOT.name)
-    )
-    shot.parent.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(shot))
+    await page.screenshot(path=str(screenshot_path("temporal-ui-order.png", tmp_path)))
 
     # How the UI reached the codec: from the browser, cross-origin, with its Origin and no key.
     assert codec_calls, "the UI never called the codec endpoint"
@@ -146,3 +157,42 @@ async def test_support_filters_by_status_opens_the_order_and_sees_the_customer_d
         assert call["headers"].get("origin") == ui_origin
         assert call["headers"].get("x-namespace") == ui_stack.settings.temporal_namespace
         assert "authorization" not in call["headers"]
+
+
+OPS_KEY = "ops-dev-key"
+
+
+async def test_ops_page_shows_vendors_worklist_and_erp_backlog(
+    ui_stack: LocalStack, ui_clients: Stack, tmp_path: Path
+) -> None:
+    attention = await ui_clients.place_parked("HOLD-OPS", 4200)
+
+    # The ERP's posting window closed: the next order's sales order waits in the backlog, retrying.
+    await ui_clients.sandbox.put("/_sandbox/erp/posting-window", json={"open": False})
+    try:
+        waiting = order([("SKU-OPS", 2, 1500)])
+        assert (await ui_clients.place(waiting)).status_code == 201
+        await ui_clients.wait_posting(waiting["order_id"], "sales_order", "retrying")
+
+        unauthenticated = await ui_clients.api.get("/ops")
+        assert unauthenticated.status_code == 401
+        assert unauthenticated.headers["www-authenticate"].startswith("Basic ")
+
+        credentials = {"username": "on-call", "password": OPS_KEY}
+        async with chromium_page(tmp_path / "ops-profile", http_credentials=credentials) as page:
+            response = await page.goto(f"{ui_stack.api_url}/ops")
+            assert response is not None and response.status == 200
+            refresh = await page.locator('meta[http-equiv="refresh"]').get_attribute("content")
+            assert refresh is not None and int(refresh) > 0
+            for vendor in ("loyalty", "payments", "inventory", "fulfillment", "erp", "marketing"):
+                await playwright_api.expect(page.locator(f'[data-vendor="{vendor}"]')).to_have_count(1)
+            row = page.locator("tr", has_text=attention["order_id"])
+            await playwright_api.expect(row).to_contain_text("capture_failed")
+            await playwright_api.expect(row).to_contain_text("EUR 42.00")
+            await playwright_api.expect(row.get_by_role("link", name="open in Temporal")).to_have_attribute(
+                "href", f"{ui_stack.temporal_ui_url}/namespaces/default/workflows/order-{attention['order_id']}")
+            backlog = page.locator("tr", has_text=waiting["order_id"])
+            await playwright_api.expect(backlog).to_contain_text("retrying")
+            await page.screenshot(path=str(screenshot_path("ops-page.png", tmp_path)), full_page=True)
+    finally:
+        await ui_clients.sandbox.put("/_sandbox/erp/posting-window", json={"open": True})
