@@ -65,9 +65,8 @@ def ui_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 @pytest.fixture(scope="module")
 async def ui_clients(ui_stack: LocalStack) -> AsyncIterator[Stack]:
-    clients = Stack(ui_stack.api_url, ui_stack.sandbox_url)
-    yield clients
-    await clients.aclose()
+    async with Stack(ui_stack.api_url, ui_stack.sandbox_url) as clients:
+        yield clients
 
 
 @asynccontextmanager

@@ -36,9 +36,8 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory, store_url: str | None)
 
 @pytest.fixture(scope="session")
 async def stack(local_stack: LocalStack) -> AsyncIterator[Stack]:
-    clients = Stack(local_stack.api_url, local_stack.sandbox_url)
-    yield clients
-    await clients.aclose()
+    async with Stack(local_stack.api_url, local_stack.sandbox_url) as clients:
+        yield clients
 
 
 @pytest.fixture(scope="session")
