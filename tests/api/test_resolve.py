@@ -5,6 +5,7 @@ what the workflow is sent, and how its answers become HTTP responses.
 """
 
 import pytest
+from structlog.testing import capture_logs
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
@@ -114,3 +115,13 @@ async def test_a_key_with_only_the_support_scope_may_cancel(make_http, settings)
             headers={"Authorization": "Bearer support-only"},
         )
     assert r.status_code == 202, r.text
+
+
+async def test_the_log_names_who_acted_never_the_key(make_http):
+    async with make_http(MovedOn(OrderStatus.SHIPPED)) as http:
+        with capture_logs() as logs:
+            r = await http.post(URL, json={"action": "retry", "note": "x"}, headers=SUPPORT)
+    assert r.status_code == 202, r.text
+    [entry] = [e for e in logs if e["event"] == "order.resolve_requested"]
+    assert entry["actor"] == "support"
+    assert "support-dev-key" not in repr(logs)
