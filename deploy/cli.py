@@ -119,6 +119,7 @@ def _demo(args: argparse.Namespace) -> int:
             timeout_s=args.timeout,
             temporal_ui_url=settings.temporal_ui_url,
             namespace=settings.temporal_namespace,
+            api_keys=settings.api_keys,
         )
         return 0 if result.ok else 1
     return _run(args)
@@ -148,6 +149,7 @@ def _run(args: argparse.Namespace) -> int:
                 timeout_s=args.timeout,
                 temporal_ui_url=stack.temporal_ui_url,
                 namespace=stack.settings.temporal_namespace,
+                api_keys=stack.settings.api_keys,
             )
             ok = result.ok
         if args.exit_after_demo:

@@ -16,8 +16,8 @@ from runtime.settings import Settings
 
 
 def admin_key(settings: Settings) -> str | None:
-    admins = (key.get_secret_value() for key, scopes in settings.api_keys.items()
-              if "webhooks:admin" in scopes)
+    admins = (entry.key.get_secret_value() for entry in settings.api_keys.values()
+              if "webhooks:admin" in entry.scopes)
     return next(admins, None)
 
 
@@ -33,7 +33,7 @@ def ensure_marketing_webhook(api_url: str, sandbox_url: str, settings: Settings,
         listed.raise_for_status()
         for endpoint in listed.json()["items"]:
             if endpoint["url"] == receiver and endpoint["status"] == "active":
-                return f"marketing webhook endpoint {endpoint['id']} already registered for {receiver}"
+                return f"marketing webhook {endpoint['id']} already registered for {receiver}"
         created = http.post(f"{api_url}/v1/webhook-endpoints", headers=auth,
                             json={"url": receiver, "event_types": list(EVENT_TYPES)})
         created.raise_for_status()
@@ -44,4 +44,4 @@ def ensure_marketing_webhook(api_url: str, sandbox_url: str, settings: Settings,
             # Without its secret the receiver would refuse every event; let the next run try again.
             http.delete(f"{api_url}/v1/webhook-endpoints/{endpoint['id']}", headers=auth)
             raise
-    return f"marketing webhook endpoint {endpoint['id']} registered for {receiver}"
+    return f"marketing webhook {endpoint['id']} registered for {receiver}"

@@ -10,7 +10,6 @@ shows its input, so a mistyped key is reported by the setting's name alone.
 
 import base64
 import binascii
-from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -19,18 +18,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from canonical.outbound_urls import DestinationPolicy
 from canonical.saga import SagaTimings
+from runtime.api_keys import DEV_API_KEYS as DEV_API_KEYS  # re-exported: tests and tools take the dev keys from here
+from runtime.api_keys import ApiKey, named_api_keys, production_faults
 
-DEV_API_KEYS: dict[str, list[str]] = {
-    "commerce-dev-key": ["orders:write", "orders:read"],
-    "support-dev-key": ["orders:read", "orders:cancel", "orders:support", "codec"],
-    "finance-dev-key": ["finance:read", "finance:reconcile"],
-    "admin-dev-key": ["webhooks:admin"],
-    "ops-dev-key": ["ops:read"],
-}
 DEV_FULFILLMENT_WEBHOOK_SECRET = "whsec_bzJjLWRldi1mdWxmaWxsbWVudC1zZWNyZXQ="
-
-MIN_API_KEY_CHARS = 32
-"""Production keys are at least this long: a guessable key is no key."""
 
 Environment = Literal["development", "production"]
 
@@ -105,9 +96,10 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     """Where the API listens: loopback for the local stack; a container or pod needs 0.0.0.0."""
     api_port: int = 8000
-    api_keys: dict[SecretStr, list[str]] = Field(
-        default_factory=lambda: {SecretStr(k): list(v) for k, v in DEV_API_KEYS.items()})
-    """API key -> its scopes (JSON object)."""
+    api_keys: dict[str, ApiKey] = Field(default_factory=lambda: dict(DEV_API_KEYS))
+    """Named API keys (JSON object): name -> {"key": ..., "scopes": [...]}. The name is who acted in histories,
+    views and logs; the key is never shown. The older key -> list of scopes form still works, each such key
+    named `key-<digest>` (runtime/api_keys.py)."""
     fulfillment_webhook_secret: SecretStr = SecretStr(DEV_FULFILLMENT_WEBHOOK_SECRET)
     webhook_tolerance_s: int = 300
     accept_timeout_s: float = 10.0
@@ -226,23 +218,13 @@ class Settings(BaseSettings):
     @field_validator("api_keys", mode="before")
     @classmethod
     def _api_keys_shape(cls, value: Any) -> Any:
-        # Checked here rather than by the field's type, whose errors would carry the key as their
+        # Checked here rather than by the field's type, whose errors would carry an old-form key as their
         # location: a malformed entry is reported by its position only.
-        if not isinstance(value, Mapping):
-            raise ValueError("must be a JSON object of API key -> list of scopes")
-        for position, scopes in enumerate(value.values(), start=1):
-            if not isinstance(scopes, list | tuple) or not all(isinstance(s, str) for s in scopes):
-                raise ValueError(f"entry {position} must map its key to a list of scope names")
-        return value
+        return named_api_keys(value)
 
     def unsafe_for_production(self) -> list[str]:
         """What O2C_ENV=production refuses, by setting name; never a value."""
-        keys = [k.get_secret_value() for k in self.api_keys]
-        faults = []
-        if any(k in DEV_API_KEYS for k in keys):
-            faults.append("O2C_API_KEYS holds a committed development key")
-        if any(len(k) < MIN_API_KEY_CHARS and k not in DEV_API_KEYS for k in keys):
-            faults.append(f"O2C_API_KEYS holds a key shorter than {MIN_API_KEY_CHARS} characters")
+        faults = production_faults(self.api_keys)
         if self.fulfillment_webhook_secret.get_secret_value() == DEV_FULFILLMENT_WEBHOOK_SECRET:
             faults.append("O2C_FULFILLMENT_WEBHOOK_SECRET is the committed development secret")
         if any(k.key == DEV_CODEC_KEY.key for k in self.codec_keys):

@@ -100,5 +100,7 @@ class ResolveBody(BaseModel):
 class ResolveAccepted(BaseModel):
     order_id: str
     status: OrderStatus
-    """The order's status when the action was taken; follow links.self for the outcome."""
+    """The status the action led to, read right after it was taken (never the needs_attention it left):
+    `cancelling` for refund_and_close; for retry and mark_resolved the status the order had when it parked,
+    or a later one if it has already moved on. Follow links.self for the outcome."""
     links: Links

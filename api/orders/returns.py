@@ -64,7 +64,7 @@ async def create_return(
     try:
         summary: ReturnView = await run_update(
             request, order_workflow_id(order_id), OrderWorkflow.request_return,
-            RegisterReturn(request=body, actor=principal.key_id), refusals,
+            RegisterReturn(request=body, actor=principal.name), refusals,
         )
     except RPCError as err:
         if not is_not_found(err):
@@ -73,7 +73,7 @@ async def create_return(
         if await describe_or_none(handle) is None:
             raise ProblemError(404, "not-found", f"No order {order_id}", order_id=order_id) from None
         raise ProblemError(409, "not-returnable", f"Order {order_id} is closed to returns", order_id=order_id) from None
-    log.info("return.requested", order_id=order_id, return_id=summary.return_id, key_id=principal.key_id)
+    log.info("return.requested", order_id=order_id, return_id=summary.return_id, actor=principal.name)
     accepted = ReturnAccepted(order_id=order_id, return_id=summary.return_id, links=_links(order_id, summary.return_id),
                               lines=[ln.model_dump() for ln in summary.lines])
     return JSONResponse(accepted.model_dump(mode="json"), status_code=202)
@@ -102,7 +102,7 @@ async def resolve_return(
     body: Annotated[ReturnDecision, Body()],
     principal: Annotated[Principal, Depends(require_scope("orders:support"))],
 ) -> JSONResponse:
-    decision = ResolveReturn(return_id=return_id, action=body.action, note=body.note, actor=principal.key_id)
+    decision = ResolveReturn(return_id=return_id, action=body.action, note=body.note, actor=principal.name)
     refusals = {"NotResolvable": lambda why: ProblemError(409, "not-resolvable", why, order_id=order_id)}
     try:
         view: ReturnView = await run_update(request, order_workflow_id(order_id), OrderWorkflow.resolve_return,

@@ -106,9 +106,9 @@ async def create_order(
         return _json(ReceivedOrder(order_id=order.order_id, links=links), 202, {"Location": links.self})
     if decision.status == "rejected":
         problem = accept.rejection_problem(decision)
-        log.info("order.rejected", rejection=problem.type, first=decision.first, key_id=principal.key_id)
+        log.info("order.rejected", rejection=problem.type, first=decision.first, actor=principal.name)
         raise problem
-    log.info("order.accepted", amount_due=decision.amount_due, first=decision.first, key_id=principal.key_id)
+    log.info("order.accepted", amount_due=decision.amount_due, first=decision.first, actor=principal.name)
     body = accept.accepted_body(decision, settings)
     if decision.first:
         return _json(body, 201, {"Location": links.self})
@@ -183,7 +183,7 @@ async def cancel_order(
     links = accept.order_links(_settings(request), order_id)
     try:
         view = await _update(
-            request, order_id, OrderWorkflow.cancel, CancelRequest(reason=body.reason, actor=principal.key_id),
+            request, order_id, OrderWorkflow.cancel, CancelRequest(reason=body.reason, actor=principal.name),
             {NOT_CANCELLABLE: lambda why: _not_cancellable(order_id, why)},
         )
     except RPCError as err:
@@ -194,7 +194,7 @@ async def cancel_order(
         if closed_view.status != OrderStatus.CANCELLED:
             raise _not_cancellable(order_id, f"order is {closed_view.status.value}") from None
         return _json(CancelAccepted(order_id=order_id, status="cancelled", links=links), 202)
-    log.info("order.cancel_requested", key_id=principal.key_id)
+    log.info("order.cancel_requested", actor=principal.name)
     status = "cancelled" if view.status == OrderStatus.CANCELLED else "cancelling"
     return _json(CancelAccepted(order_id=order_id, status=status, links=links), 202)
 
@@ -215,7 +215,7 @@ async def resolve_order(
     body: Annotated[ResolveBody, Body()],
     principal: Annotated[Principal, Depends(require_scope("orders:support"))],
 ) -> JSONResponse:
-    req = ResolveRequest(action=body.action, note=body.note, actor=principal.key_id)
+    req = ResolveRequest(action=body.action, note=body.note, actor=principal.name)
     try:
         view = await _update(request, order_id, OrderWorkflow.resolve, req,
                              {NOT_RESOLVABLE: lambda why: _not_resolvable(order_id, why)})
@@ -225,9 +225,21 @@ async def resolve_order(
         # Unknown (404), or closed: a closed order is not in needs_attention any more.
         closed_view, _ = await order_view(await temporal_client(request), order_id)
         raise _not_resolvable(order_id, f"order is {closed_view.status.value}") from None
-    log.info("order.resolve_requested", action=body.action, key_id=principal.key_id)
+    log.info("order.resolve_requested", action=body.action, actor=principal.name)
     links = accept.order_links(_settings(request), order_id)
-    return _json(ResolveAccepted(order_id=order_id, status=view.status, links=links), 202)
+    status = await _status_after_resolve(request, order_id, body.action, view)
+    return _json(ResolveAccepted(order_id=order_id, status=status, links=links), 202)
+
+
+async def _status_after_resolve(request: Request, order_id: str, action: str, seen: OrderView) -> OrderStatus:
+    """The status the action led to. The update answers with the view it saw when it took the action, still
+    needs_attention; the order moves on in the same workflow task that confirmed it, so reading it now tells."""
+    try:
+        view, _ = await order_view(await temporal_client(request), order_id)
+    except ProblemError:
+        # The action is taken: a retry would be refused, so answer with what it leads to where that is known.
+        return OrderStatus.CANCELLING if action == "refund_and_close" else seen.status
+    return view.status
 
 
 async def _update(request: Request, order_id: str, update: Any, arg: BaseModel, refusals: Refusals) -> OrderView:

@@ -2,23 +2,23 @@
 
 Keys are compared in constant time against every configured key (no early exit, equal-length
 digests), so neither timing nor length tells a caller how close a guess was. Keys are never logged;
-a caller is identified in logs and audit trails by `key_id`, a short digest of its key.
+a caller is identified in logs, histories and views by its key's name (O2C_API_KEYS, runtime/api_keys.py).
 """
 
 import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import SecretStr
 
 from api.shared.problems import ProblemError
+from runtime.api_keys import named_api_keys
 
 # auto_error=False: we answer missing credentials ourselves, as a problem with WWW-Authenticate.
 bearer = HTTPBearer(auto_error=False, description="An o2c API key")
@@ -28,22 +28,18 @@ def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8")).digest()
 
 
-def key_id(key: str) -> str:
-    """A stable, non-reversible name for a key, fit for logs and audit (`cancelled by ...`)."""
-    return "key-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
-
-
 @dataclass(frozen=True)
 class Principal:
-    key_id: str
+    name: str
+    """The key's name: who acted, in histories (`cancelled by ...`), views and logs."""
     scopes: frozenset[str]
 
 
 class Keyring:
-    def __init__(self, keys: Mapping[SecretStr, Sequence[str]] | Mapping[str, Sequence[str]]) -> None:
-        plain = [(k.get_secret_value() if isinstance(k, SecretStr) else k, scopes)
-                 for k, scopes in keys.items()]
-        self._entries = [(_digest(k), Principal(key_id(k), frozenset(scopes))) for k, scopes in plain]
+    def __init__(self, keys: Mapping[Any, Any]) -> None:
+        """`keys` as O2C_API_KEYS takes them (either form), e.g. Settings.api_keys."""
+        self._entries = [(_digest(entry.key.get_secret_value()), Principal(name, frozenset(entry.scopes)))
+                         for name, entry in named_api_keys(keys).items()]
 
     def authenticate(self, presented: str) -> Principal | None:
         candidate = _digest(presented)

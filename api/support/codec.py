@@ -104,7 +104,7 @@ async def codec_caller(
         return DEV_UI_CALLER
     principal = await authenticate(request, credentials)
     await require_scope(SCOPE)(principal)
-    return principal.key_id
+    return principal.name
 
 
 _PAYLOADS_SCHEMA: dict[str, Any] = {

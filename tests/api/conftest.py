@@ -47,7 +47,7 @@ def settings(tmp_path: Path) -> Settings:
     # Explicit values, so an O2C_* variable in the environment cannot change what is tested.
     return Settings(
         database_url=f"sqlite:///{tmp_path}/o2c.db",  # empty; finance tests upgrade it themselves
-        api_keys={k: list(v) for k, v in DEV_API_KEYS.items()},
+        api_keys=DEV_API_KEYS,
         fulfillment_webhook_secret=DEV_FULFILLMENT_WEBHOOK_SECRET,
         webhook_tolerance_s=300,
         accept_timeout_s=0.5,
@@ -57,7 +57,7 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
-PRODUCTION_KEYS = {"p" * 40: sorted({scope for scopes in DEV_API_KEYS.values() for scope in scopes})}
+PRODUCTION_KEYS = {"p" * 40: sorted({scope for entry in DEV_API_KEYS.values() for scope in entry.scopes})}
 PRODUCTION = {"Authorization": f"Bearer {'p' * 40}"}
 
 

@@ -4,7 +4,8 @@ import pytest
 from structlog.testing import capture_logs
 
 import api.shared.auth
-from api.shared.auth import Keyring, key_id
+from api.shared.auth import Keyring
+from runtime.api_keys import unnamed
 
 from .conftest import COMMERCE, FINANCE, SUPPORT, assert_problem, valid_order
 
@@ -78,9 +79,17 @@ def test_every_key_is_compared_in_constant_time(monkeypatch):
     assert len(calls) == 3
 
 
-def test_key_id_is_stable_and_does_not_reveal_the_key():
-    assert key_id("commerce-dev-key") == key_id("commerce-dev-key")
-    assert "commerce" not in key_id("commerce-dev-key")
+def test_a_key_without_a_name_is_named_by_a_stable_digest_that_does_not_reveal_it():
+    assert unnamed("commerce-dev-key") == unnamed("commerce-dev-key")
+    assert "commerce" not in unnamed("commerce-dev-key")
+    assert Keyring({"commerce-dev-key": ["a"]}).authenticate("commerce-dev-key").name == unnamed("commerce-dev-key")
+
+
+def test_a_named_key_authenticates_as_its_name():
+    keyring = Keyring({"support-alice": {"key": "alice-secret", "scopes": ["orders:support"]}, "k2": ["b"]})
+    alice = keyring.authenticate("alice-secret")
+    assert (alice.name, alice.scopes) == ("support-alice", {"orders:support"})
+    assert keyring.authenticate("support-alice") is None  # the name is not a key
 
 
 @pytest.mark.asyncio

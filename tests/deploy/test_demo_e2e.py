@@ -1,4 +1,5 @@
-"""`o2c demo --exit` against the whole local stack, as a user runs it: every demo order ends as expected.
+"""`o2c demo --exit` against the whole local stack, as a user runs it: every demo order ends as expected,
+one of them parked for support, and the output (in 100 columns) ends with the dev keys and next steps.
 
 Runs the installed console script on a temporary data directory and free ports, twice: the second
 run reuses the data directory, so the same orders are replayed (200) rather than placed again.
@@ -71,11 +72,21 @@ def test_o2c_demo_exit_brings_every_demo_order_to_its_expected_status(tmp_path: 
         rows = table_rows(output)
         assert set(rows) == {scenario.name for scenario in SCENARIOS}, context
         for scenario in SCENARIOS:
-            # scenario, order id, POST, expected, final status, ok, ...
+            # scenario, order id, POST, status, ok, money
             row = rows[scenario.name]
             assert row[1] == scenario.order_id, context
-            assert row[4] == scenario.expected_status, context
-            assert row[5] == "yes", context
+            assert row[3] == scenario.expected_status, context
+            assert row[4] == "yes", context
+        assert rows["parked for support"][5].startswith("at risk EUR "), context
+        assert rows["declined card"][5] == rows["customer cancel"][5] == "nothing charged", context
         if attempt.startswith("second"):
             assert rows["happy path"][2] == "200", context  # replayed, not placed twice
-        assert f"http://127.0.0.1:{ui}" in output
+            assert rows["parked for support"][2] == "200", context
+        # From the demo on (the stack's lines above show paths as long as the data directory's).
+        widest = max(output[output.index("POST /v1/orders"):].splitlines(), key=len)
+        assert len(widest) <= 100, f"{len(widest)} columns: {widest}\n{context}"
+        steps = output[output.index("Next steps:"):]
+        assert f"http://127.0.0.1:{ui}/namespaces/default/workflows?query=OrderStatus%3D%22needs_attention%22" in steps
+        assert f"http://127.0.0.1:{api}/v1/orders/DEMO-PARKED-1/resolve" in steps, context
+        assert f"http://127.0.0.1:{api}/v1/erp-postings > erp-postings.csv" in steps, context
+        assert "support-dev-key" in output[output.index("Dev API keys"):], context

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -26,7 +27,7 @@ def test_settings_survive_the_trip_through_the_environment(monkeypatch: pytest.M
     original = Settings(
         api_port=18000,
         accept_timeout_s=2.5,
-        api_keys={"k1": ["orders:read"], "k2": ["finance:read"]},
+        api_keys={"k1": ["orders:read"], "finance-bob": {"key": "k2", "scopes": ["finance:read"]}},
         log_level="DEBUG",
     )
     for key in [k for k in os.environ if k.startswith("O2C_")]:
@@ -34,6 +35,7 @@ def test_settings_survive_the_trip_through_the_environment(monkeypatch: pytest.M
     for key, value in settings_environment(original).items():
         monkeypatch.setenv(key, value)
     assert Settings() == original
+    assert set(original.api_keys) == {"finance-bob", "key-" + hashlib.sha256(b"k1").hexdigest()[:12]}
 
 
 def test_stack_wires_the_children_to_each_other(tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ pytestmark = [pytest.mark.e2e]
 
 FUZZ_KEY = "fuzz-every-scope-key-of-at-least-32-chars"
 AUTH = {"Authorization": f"Bearer {FUZZ_KEY}"}
-SCOPES = sorted({scope for scopes in DEV_API_KEYS.values() for scope in scopes})
+SCOPES = sorted({scope for entry in DEV_API_KEYS.values() for scope in entry.scopes})
 MAX_EXAMPLES = 12
 STATEFUL_EXAMPLES = 20
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

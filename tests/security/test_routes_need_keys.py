@@ -62,7 +62,7 @@ SCOPES: dict[tuple[str, str], set[str]] = {
     ("GET", "/ops"): {"ops:read"},  # a page: the key also works as an HTTP Basic password
 }
 PAGES = {"/ops"}
-ALL_SCOPES = sorted({scope for scopes in DEV_API_KEYS.values() for scope in scopes})
+ALL_SCOPES = sorted({scope for entry in DEV_API_KEYS.values() for scope in entry.scopes})
 
 
 def all_but(scopes: set[str]) -> str:

@@ -247,7 +247,7 @@ def _secrets(stack: LocalStack, orders: list[dict[str, Any]]) -> set[str]:
         found |= {customer["name"], customer["email"], body["payment"]["method_token"]}
         found |= {address[k] for k in ("line1", "line2", "city", "postal_code") if address.get(k)}
     settings = stack.settings
-    found |= {key.get_secret_value() for key in settings.api_keys}
+    found |= {entry.key.get_secret_value() for entry in settings.api_keys.values()}
     found.add(settings.fulfillment_webhook_secret.get_secret_value())
     found |= {key.key.get_secret_value() for key in [*settings.codec_keys, *settings.webhook_secret_keys]}
     return {s for s in found if s}

@@ -44,8 +44,8 @@ def production(tmp_path: Path, **overrides: object) -> Settings:
 
 
 def dev_values() -> list[str]:
-    return [*DEV_API_KEYS, DEV_FULFILLMENT_WEBHOOK_SECRET, DEV_CODEC_KEY.key.get_secret_value(),
-            DEV_WEBHOOK_SECRET_KEY.key.get_secret_value()]
+    return [*(entry.key.get_secret_value() for entry in DEV_API_KEYS.values()), DEV_FULFILLMENT_WEBHOOK_SECRET,
+            DEV_CODEC_KEY.key.get_secret_value(), DEV_WEBHOOK_SECRET_KEY.key.get_secret_value()]
 
 
 def test_production_with_the_committed_dev_secrets_refuses_to_start_the_api(tmp_path: Path) -> None:
