@@ -233,7 +233,8 @@ def _json_object(vendor: str, answer: VendorAnswer) -> dict[str, Any]:
 
 def contract_violation(vendor: str, message: str) -> ApplicationError:
     """For answers that parse but break the contract (missing fields, wrong shapes)."""
-    error = VendorError(vendor=vendor, kind=ErrorKind.CONTRACT_VIOLATION, code="contract_violation", message=message)
+    error = VendorError(vendor=vendor, kind=ErrorKind.CONTRACT_VIOLATION, code="contract_violation", message=message,
+                        attempt=activity.info().attempt if activity.in_activity() else None)
     return ApplicationError(error.describe(), error, type=ERROR_TYPE_BY_KIND[error.kind], non_retryable=True)
 
 

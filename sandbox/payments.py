@@ -15,7 +15,7 @@ from sandbox.bodies import Body
 
 from .context import CallContext, Result, Tx, error_result, vendor_call
 from .errors import VendorError, invalid, not_found
-from .util import dumps, loads, new_id
+from .util import dumps, iso, loads, new_id
 
 VENDOR = "payments"
 
@@ -107,7 +107,7 @@ def _hold_error(pi: dict[str, Any], amount: int) -> VendorError | None:
     if pi["cancellation_reason"] == "expired":
         return invalid(
             "charge_expired_for_capture",
-            f"The authorization of {pi['id']} expired at {pi['capture_before']};"
+            f"The authorization of {pi['id']} expired at {iso(pi['capture_before'])};"
             " it can no longer be captured.",
         )
     if pi["amount_capturable"] == 0:

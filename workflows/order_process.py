@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import erp, fulfillment, inventory, loyalty, payments
     from canonical.money import Money
+    from canonical.order_details import current_details
     from canonical.saga import (
         TERMINAL_STATUSES,
         AcceptDecision,
@@ -402,7 +403,7 @@ class OrderProcess:
 
     async def checkpoint(self) -> None:
         """A milestone: publish the status (one upsert if it changed) and write the gathered events."""
-        self.ctx.board.publish(self._details())
+        self.ctx.board.publish(self._details(), self.shipments.money_at_risk())
         await self.ctx.outbox.flush()
 
     def _decide(self, rejection: Rejection | None = None) -> None:
@@ -426,13 +427,8 @@ class OrderProcess:
             returns=self.returns.views)
 
     def _details(self) -> str:
-        """Markdown the Temporal UI shows for the order: where it stands and why, at a glance."""
-        ctx = self.ctx
-        rows = [f"| {s.name} | {s.status} | {s.attempts or ''} |" for s in list(ctx.steps.views.values())[-15:]]
-        head = f"**{ctx.board.status.value}** {ctx.fmt(ctx.money.amount_due)}"
-        return "\n".join([head + (f" — {ctx.board.reason}" if ctx.board.reason else ""), "",
-                          "| step | state | attempts |", "|---|---|---|", *rows])
-
+        """Markdown the Temporal UI shows for the order: where it stands, why, and what support does next."""
+        return current_details(self.view())
 
 def _until(deadline: datetime) -> float:
     return max((deadline - workflow.now()).total_seconds(), 0.001)

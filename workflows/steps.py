@@ -71,7 +71,8 @@ class StepRunner:
         except FailureError as err:
             message, error = vendor_error(err)
             view.status, view.finished_at, view.error = "failed", workflow.now(), message
-            view.attempts = (error.attempt if error else None) or view.attempts
+            # A failure without the vendor's classified error (a timeout) still was tried at least once.
+            view.attempts = (error.attempt if error else None) or max(view.attempts, 1)
             raise StepFailed(name, f"{name} failed: {message}", error) from err
         view.status, view.finished_at = "succeeded", workflow.now()
         view.attempts = getattr(result, "attempt", 1)

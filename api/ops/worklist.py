@@ -47,7 +47,7 @@ def _item(settings: Settings, execution: WorkflowExecution, view: OrderView | No
         money_at_risk=view.money_at_risk if view else None,
         currency=attrs.get(CURRENCY),
         started_at=execution.start_time,
-        temporal_ui=order_links(settings, order_id).temporal_ui,
+        temporal_ui=order_links(settings, order_id, execution.run_id).temporal_ui,
     )
 
 

@@ -30,6 +30,7 @@ from api.shared.problems import ProblemError
 from api.shared.temporal import DeadlineExceeded, describe_or_none, is_not_found, unavailable, within
 from canonical.identifiers import format_money
 from canonical.order import Order
+from canonical.order_details import static_details
 from canonical.pricing import PricedOrder
 from canonical.saga import AcceptDecision, AcceptRequest, OrderInput
 from canonical.saga import workflow_id as order_workflow_id
@@ -68,13 +69,12 @@ def fingerprint(order: Order, idempotency_key: str | None) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def order_links(settings: Settings, order_id: str) -> Links:
+def order_links(settings: Settings, order_id: str, run_id: str | None = None) -> Links:
+    """With the run known, the UI link opens on the run's User Metadata: the UI opens a workflow on its
+    timeline and raw input, while the status, reason, money at risk and next action are in its details."""
     wid = order_workflow_id(order_id)
-    ui = settings.temporal_ui_url.rstrip("/")
-    return Links(
-        self=f"/v1/orders/{order_id}",
-        temporal_ui=f"{ui}/namespaces/{settings.temporal_namespace}/workflows/{wid}",
-    )
+    ui = f"{settings.temporal_ui_url.rstrip('/')}/namespaces/{settings.temporal_namespace}/workflows/{wid}"
+    return Links(self=f"/v1/orders/{order_id}", temporal_ui=f"{ui}/{run_id}/user-metadata" if run_id else ui)
 
 
 def order_input(
@@ -113,6 +113,7 @@ async def decide(
         memo={"fingerprint": fp},
         # Shown in the Temporal UI's list; no personal data.
         static_summary=f"Order {order.order_id} {format_money(order.total, order.currency)} {order.channel}",
+        static_details=static_details(order),
     )
     try:
         return await within(

@@ -55,6 +55,8 @@ class OrderDetail(OrderView):
     """GET /v1/orders/{id}: the workflow's own view, with the authorization as the contract shows it."""
 
     authorization: AuthorizationHold | None  # type: ignore[assignment]
+    next_action: str | None = None
+    """While the order needs attention: the support call that moves it on (which action, which scope)."""
     links: Links
 
 

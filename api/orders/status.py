@@ -15,6 +15,7 @@ from api.orders.accept import order_links
 from api.orders.models import AuthorizationHold, OrderDetail
 from api.shared.problems import ProblemError
 from api.shared.temporal import describe_or_none
+from canonical.order_details import next_action, settled
 from canonical.saga import OrderResult, OrderView
 from canonical.saga import workflow_id as order_workflow_id
 from runtime.settings import Settings
@@ -88,9 +89,11 @@ async def order_detail(client: Client, settings: Settings, order_id: str) -> Ord
     view, desc = await order_view(client, order_id)
     if desc.status == WorkflowExecutionStatus.RUNNING:
         view = await _enrich(view, desc)
+    view = settled(view)
     auth = view.authorization
     return OrderDetail(
         **view.model_dump(exclude={"authorization"}),
         authorization=AuthorizationHold(id=auth.id, amount=auth.amount, expires_at=auth.expires_at) if auth else None,
-        links=order_links(settings, order_id),
+        next_action=next_action(view.order_id, view.status, view.attention),
+        links=order_links(settings, order_id, desc.run_id),
     )

@@ -161,6 +161,7 @@ async def test_the_workflow_is_started_once_per_order_id_with_priced_input(make_
     assert inp.timings.dispatch_sla_s == settings.dispatch_sla_s
     assert {p.key.name: p.value for p in start.search_attributes}["OrderStatus"] == "received"
     assert "Ana" not in (start.static_summary or "")
+    assert start.static_details.startswith("**Order ORD-1001**") and "Ana" not in start.static_details
 
 
 @pytest.mark.asyncio

@@ -14,6 +14,7 @@ otherwise it goes to the test's temporary directory, so a test run leaves the wo
 """
 
 import os
+import re
 import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -32,6 +33,7 @@ pytestmark = [pytest.mark.e2e]
 
 CHROMIUM = "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+VIEWPORT = {"width": 1280, "height": 860}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -77,7 +79,7 @@ async def chromium_page(profile: Path, **context_options: Any) -> AsyncIterator[
             executable_path=CHROMIUM,
             headless=True,
             args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 860},
+            viewport=VIEWPORT,
             **context_options,
         )
         try:
@@ -158,6 +160,45 @@ async def test_support_filters_by_status_opens_the_order_and_sees_the_customer_d
         assert "authorization" not in call["headers"]
 
 
+async def _on_first_screen(page: Any, text: str, timeout: float = 30) -> None:
+    """`text` is shown without scrolling. The UI renders each details box as Markdown in its own frame."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for frame in page.frames:
+            found = frame.get_by_text(text)
+            try:
+                box = await found.first.bounding_box(timeout=500) if await found.count() else None
+            except playwright_api.Error:  # the frame was redrawn (decoded payloads arriving): look again
+                continue
+            if box is not None:
+                assert box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"], (text, box)
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} is not on the order's page")
+        await page.wait_for_timeout(300)
+
+
+async def test_a_parked_order_opens_on_its_status_reason_money_at_risk_and_next_action(
+    ui_stack: LocalStack, ui_clients: Stack, browser_page: Any, tmp_path: Path
+) -> None:
+    parked = await ui_clients.place_parked("HOLD-MD", 4200)
+    order_id = parked["order_id"]
+    link = (await ui_clients.get(order_id))["links"]["temporal_ui"]
+    workflows = f"{ui_stack.temporal_ui_url}/namespaces/{ui_stack.settings.temporal_namespace}/workflows"
+    assert re.fullmatch(re.escape(f"{workflows}/order-{order_id}/") + r"[0-9a-f-]+/user-metadata", link), link
+
+    page = browser_page
+    await page.goto(link)
+    await _on_first_screen(page, "Status: needs_attention")
+    await _on_first_screen(page, "capture_failed")  # the reason code
+    await _on_first_screen(page, "re-authorization failed")  # the reason in words
+    await _on_first_screen(page, "Money at risk: EUR 42.00")
+    await _on_first_screen(page, f"POST /v1/orders/{order_id}/resolve")
+    await _on_first_screen(page, "orders:support")
+    await page.wait_for_timeout(500)  # let the other boxes settle for the screenshot
+    await page.screenshot(path=str(screenshot_path("temporal-ui-parked-order.png", tmp_path)))
+
+
 OPS_KEY = "ops-dev-key"
 
 
@@ -188,8 +229,10 @@ async def test_ops_page_shows_vendors_worklist_and_erp_backlog(
             row = page.locator("tr", has_text=attention["order_id"])
             await playwright_api.expect(row).to_contain_text("capture_failed")
             await playwright_api.expect(row).to_contain_text("EUR 42.00")
+            # Straight to the run's details (status, reason, money at risk, next action), not its timeline.
+            order_page = f"{ui_stack.temporal_ui_url}/namespaces/default/workflows/order-{attention['order_id']}/"
             await playwright_api.expect(row.get_by_role("link", name="open in Temporal")).to_have_attribute(
-                "href", f"{ui_stack.temporal_ui_url}/namespaces/default/workflows/order-{attention['order_id']}")
+                "href", re.compile(re.escape(order_page) + r"[0-9a-f-]+/user-metadata$"))
             backlog = page.locator("tr", has_text=waiting["order_id"])
             await playwright_api.expect(backlog).to_contain_text("retrying")
             await page.screenshot(path=str(screenshot_path("ops-page.png", tmp_path)), full_page=True)

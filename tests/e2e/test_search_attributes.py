@@ -21,9 +21,11 @@ from deploy.stack import LocalStack
 from runtime.temporal import connect
 from workflows.search_attributes import (
     ALL_KEYS,
+    ATTENTION_REASON,
     CHANNEL,
     CURRENCY,
     CUSTOMER_ID,
+    MONEY_AT_RISK,
     NEEDS_ATTENTION_REASON,
     ORDER_ID,
     ORDER_STATUS,
@@ -115,6 +117,9 @@ async def test_listing_by_customer_finds_exactly_that_customers_orders(
     ) == ids(orders.rejected, orders.other_completed)
     both = f"CustomerId = '{first}' AND OrderStatus = 'needs_attention'"
     assert await listed(sa_client, both, ids(orders.attention)) == ids(orders.attention)
+    # The worklist's filters: the exact reason code, and money at risk.
+    at_risk = f"CustomerId = '{first}' AND AttentionReason = 'capture_failed' AND MoneyAtRisk > 0"
+    assert await listed(sa_client, at_risk, ids(orders.attention)) == ids(orders.attention)
 
 
 async def test_listing_by_order_id_finds_that_order_only(sa_client: Client, orders: Orders) -> None:
@@ -133,7 +138,8 @@ async def test_every_attribute_is_set_and_the_reason_says_why(sa_client: Client,
     assert (attrs.get(CHANNEL), attrs.get(CURRENCY), attrs.get(ORDER_TOTAL)) == ("web", "EUR", 2500)
     reason = attrs.get(NEEDS_ATTENTION_REASON)
     # A code from a fixed list in the clear attribute; the words (vendor messages) stay in the encrypted view.
-    assert reason == "capture_failed"
+    assert reason == attrs.get(ATTENTION_REASON) == "capture_failed"
+    assert attrs.get(MONEY_AT_RISK) == 2500  # both units were dispatched and none is captured
     # Search attributes are indexed in clear: they must carry no personal data.
     assert not any(
         secret in str(pair.value) for pair in attrs for secret in ("Ana", "example.com", "Rua", "tok_")
@@ -165,10 +171,11 @@ async def test_upserts_happen_at_milestones_only(sa_client: Client, orders: Orde
     assert await upserted(orders.rejected) == [{"OrderStatus": '"rejected"'}]
     attention = await upserted(orders.attention)
     assert attention == [{"OrderStatus": '"allocated"'},
-                         {"OrderStatus": '"needs_attention"', "NeedsAttentionReason": '"capture_failed"'}]
+                         {"OrderStatus": '"needs_attention"', "NeedsAttentionReason": '"capture_failed"',
+                          "AttentionReason": '"capture_failed"', "MoneyAtRisk": "2500"}]
 
 
-async def test_the_stack_registers_the_seven_attributes_with_their_types(
+async def test_the_stack_registers_the_nine_attributes_with_their_types(
     sa_client: Client, sa_stack: LocalStack
 ) -> None:
     response = await sa_client.operator_service.list_search_attributes(
@@ -189,4 +196,6 @@ EXPECTED_TYPES = {
     "OrderTotal": "INDEXED_VALUE_TYPE_INT",
     "Currency": "INDEXED_VALUE_TYPE_KEYWORD",
     "NeedsAttentionReason": "INDEXED_VALUE_TYPE_TEXT",
+    "AttentionReason": "INDEXED_VALUE_TYPE_KEYWORD",
+    "MoneyAtRisk": "INDEXED_VALUE_TYPE_INT",
 }

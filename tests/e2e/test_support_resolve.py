@@ -52,6 +52,7 @@ async def test_mark_resolved_skips_the_failed_capture_and_completes(stack: Stack
     await stack.release_hold(body["order_id"])
     parked = await stack.wait_status(body["order_id"], "needs_attention")
     assert parked["money_at_risk"] == 4200
+    assert f'POST /v1/orders/{body["order_id"]}/resolve' in parked["next_action"]
 
     answer = await resolve(stack, body["order_id"], "mark_resolved", "customer paid by bank transfer")
     assert answer["status"] in ("shipped", "completed"), answer  # moved on, not the needs_attention it left
@@ -60,6 +61,8 @@ async def test_mark_resolved_skips_the_failed_capture_and_completes(stack: Stack
     assert not ledger.of("payment.capture")
     assert ledger.amount("erp.invoice") == 4200  # the sale is still booked
     assert view["money_at_risk"] == 0
+    # Closed: nothing of the park is left to mislead (its record is in support_actions).
+    assert (view["attention"], view["status_reason"], view["next_action"]) == (None, None, None)
     assert view["support_actions"][0]["note"] == "customer paid by bank transfer"
 
 
@@ -76,6 +79,7 @@ async def test_retry_runs_the_failed_step_again(stack: Stack) -> None:
     view = await stack.wait_status(body["order_id"], "needs_attention")
     reauths = [s for s in view["steps"] if s["name"].startswith("re-authorize")]
     assert len(reauths) == 2, view["steps"]
+    assert all(s["status"] == "failed" and s["attempts"] >= 1 for s in reauths), reauths
     assert len(view["support_actions"]) == 1
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -195,6 +196,9 @@ async def test_short_authorizations_expire_and_reauth_declines(api: Api) -> None
         "code": "charge_expired_for_capture",
         "message": capture.json()["error"]["message"],
     }
+    # The lapse is told as an ISO 8601 time a person reads, not Unix seconds.
+    expired_at = datetime.fromtimestamp(expiring["capture_before"], tz=UTC).isoformat(timespec="milliseconds")
+    assert f"expired at {expired_at.replace('+00:00', 'Z')};" in capture.json()["error"]["message"]
     listed = {
         pi["id"]: pi for pi in (await api.get("/payments/payment_intents", order_id="ord-x")).json()["data"]
     }
