@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None, *, client: Any | None = None) -
         version="0.1.0",
         lifespan=lifespan,
         telemetry=request_tracing.telemetry(tracer_provider),
+        generate_unique_id_function=openapi.operation_id,
     )
     # State is set here, not in the lifespan, so an app driven without lifespan events (tests over
     # ASGITransport) is complete too.

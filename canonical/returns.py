@@ -12,7 +12,7 @@ Condition = Literal["resellable", "damaged"]
 
 
 class ReturnLine(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid")
 
     sku: Identifier
     quantity: Quantity
@@ -21,7 +21,7 @@ class ReturnLine(BaseModel):
 class ReturnRequest(BaseModel):
     """Body of POST /v1/orders/{order_id}/returns."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid")
 
     return_id: Identifier
     lines: list[ReturnLine] = Field(min_length=1, max_length=200)
@@ -45,6 +45,8 @@ class RegisterReturn(BaseModel):
 
 
 class ReceivedLine(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     sku: str
     quantity: int
     condition: Condition
@@ -72,6 +74,8 @@ class ResolveReturn(BaseModel):
 
 
 class ReturnDecision(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     about: str
     """What was decided on, e.g. "1 damaged unit of SKU-1" or "refund for shipment S1"."""
     action: Literal["refund", "refuse"]
@@ -81,6 +85,8 @@ class ReturnDecision(BaseModel):
 
 
 class ReturnView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     return_id: str
     status: ReturnStatus
     status_reason: str | None = None

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from canonical.order import Order
 from canonical.pricing import PricedOrder
@@ -121,6 +121,8 @@ class ResolveRequest(BaseModel):
 
 
 class SupportAction(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     action: Literal["cancel", "retry", "mark_resolved", "refund_and_close"]
     actor: str
     note: str
@@ -128,6 +130,8 @@ class SupportAction(BaseModel):
 
 
 class ShipmentView(Shipment):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     amount: int = 0
     """Amount due of the goods it carries: what it is captured for."""
     points: int = 0
@@ -153,6 +157,8 @@ StepState = Literal["pending", "running", "succeeded", "failed", "skipped", "com
 
 
 class StepView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     name: str
     status: StepState
     attempts: int = 0
@@ -162,12 +168,16 @@ class StepView(BaseModel):
 
 
 class CompensationView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     name: str
     status: Literal["registered", "running", "succeeded", "failed"]
     error: str | None = None
 
 
 class LoyaltyView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     reserved: int = 0
     spent: int = 0
     released: int = 0

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class OrderCall(BaseModel):
@@ -14,6 +14,8 @@ class OrderCall(BaseModel):
 
 
 class LineQuantity(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     sku: str
     quantity: int
 
@@ -55,6 +57,8 @@ class Shipment(BaseModel):
 
 
 class Capture(StepResult):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     shipment_id: str
     capture_id: str
     payment_intent_id: str
@@ -63,6 +67,8 @@ class Capture(StepResult):
 
 
 class ErpDocument(StepResult):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     kind: Literal["sales_order", "invoice", "credit_memo"]
     document_number: str
     external_reference: str
@@ -79,6 +85,8 @@ class Done(StepResult):
 
 
 class Refund(StepResult):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     refund_id: str
     payment_intent_id: str
     amount: int

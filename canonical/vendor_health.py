@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 VENDORS: tuple[str, ...] = ("loyalty", "payments", "inventory", "fulfillment", "erp", "marketing")
 
@@ -105,6 +105,8 @@ class BreakerReport(BaseModel):
 
 
 class WorkerCircuit(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     worker_id: str
     state: WorkerState
     open_until: datetime | None
@@ -113,6 +115,8 @@ class WorkerCircuit(BaseModel):
 
 
 class CircuitView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     state: Circuit
     live_workers: int
     """Workers that reported within the liveness limit; silent ones are taken as gone."""

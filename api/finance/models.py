@@ -175,10 +175,14 @@ class PostingSummary(BaseModel):
 
 
 class RunLinks(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     self: str
 
 
 class FindingItem(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     type: FindingType
     order_id: str | None
     reference: str
@@ -195,6 +199,8 @@ class FindingItem(BaseModel):
 
 
 class RunItem(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     run_id: str
     trigger: str
     status: RunStatus
@@ -223,6 +229,8 @@ class RunDetail(RunItem):
 
 
 class RunPage(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     items: list[RunItem]
     next_cursor: str | None
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
 from api.shared.auth import Principal, require_scope
@@ -29,6 +29,8 @@ LIVE_REPORTS = 3
 
 
 class VendorHealthRow(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     vendor: str
     calls: int
     """Calls over the window, every outcome (circuit_open included: refused by a breaker, not made)."""
@@ -45,6 +47,8 @@ class VendorHealthRow(BaseModel):
 
 
 class VendorHealthReport(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     generated_at: datetime
     window_s: int
     vendors: list[VendorHealthRow]
@@ -82,6 +86,7 @@ async def read_vendor_health(request: Request) -> VendorHealthReport:
 
 @router.get(
     "/vendors",
+    operation_id="get_vendor_health",
     response_model=VendorHealthReport,
     summary="Vendor health over the last 5 minutes: calls, success and error rates, latency, breakers, backlog",
     responses={401: PROBLEM, 403: PROBLEM, 503: PROBLEM},

@@ -63,7 +63,7 @@ def install(app: FastAPI, settings: Settings) -> None:
 
 
 class EndpointCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid")
 
     url: AnyHttpUrl = Field(description="Where events are POSTed (http or https)")
     event_types: list[EventType] = Field(min_length=1, description="The canonical event types to receive")
@@ -81,7 +81,7 @@ class EndpointCreate(BaseModel):
 
 
 class SecretRotation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid")
 
     grace_period_s: int | None = Field(default=None, ge=0, le=MAX_GRACE_S)
     """How long the current secret keeps signing next to the new one; default O2C_WEBHOOK_SECRET_GRACE_S,
@@ -89,6 +89,8 @@ class SecretRotation(BaseModel):
 
 
 class WebhookEndpointView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     id: str
     url: str
     event_types: list[str]
@@ -110,6 +112,8 @@ class CreatedWebhookEndpoint(WebhookEndpointView):
 
 
 class RotatedSecret(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     id: str
     secret: str
     """The new signing secret: shown this once."""
@@ -118,10 +122,14 @@ class RotatedSecret(BaseModel):
 
 
 class WebhookEndpointList(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     items: list[WebhookEndpointView]
 
 
 class DeliveryView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     delivery_id: str
     endpoint_id: str
     event_id: str
@@ -148,11 +156,15 @@ class DeliveryView(BaseModel):
 
 
 class DeliveryPage(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     items: list[DeliveryView]
     next_cursor: str | None
 
 
 class RetryAccepted(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     delivery_id: str
     status: DeliveryStatus
     run: int
@@ -198,7 +210,8 @@ def _endpoint_or_404(repo: WebhookRepository, endpoint_id: str) -> WebhookEndpoi
 # ---- endpoints -------------------------------------------------------------------------------
 
 
-@router.post("", status_code=201, response_model=CreatedWebhookEndpoint, summary="Register a webhook endpoint",
+@router.post("", status_code=201, operation_id="create_webhook_endpoint", response_model=CreatedWebhookEndpoint,
+             summary="Register a webhook endpoint",
              responses={401: PROBLEM, 403: PROBLEM, 422: VALIDATION, 503: PROBLEM})
 async def create_endpoint(request: Request, _: Admin, body: EndpointCreate) -> CreatedWebhookEndpoint:
     url = str(body.url)
@@ -220,7 +233,7 @@ async def create_endpoint(request: Request, _: Admin, body: EndpointCreate) -> C
     return created
 
 
-@router.post("/{endpoint_id}/rotate-secret", response_model=RotatedSecret,
+@router.post("/{endpoint_id}/rotate-secret", response_model=RotatedSecret, operation_id="rotate_webhook_secret",
              summary="Rotate the signing secret; the current one keeps signing for a grace period",
              responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 422: VALIDATION, 503: PROBLEM})
 def rotate_secret(request: Request, _: Admin, endpoint_id: EndpointId,
@@ -243,14 +256,16 @@ def rotate_secret(request: Request, _: Admin, endpoint_id: EndpointId,
     return RotatedSecret(id=endpoint_id, secret=secret, previous_secret_expires_at=expires)
 
 
-@router.get("", response_model=WebhookEndpointList, summary="List webhook endpoints (without secrets)",
+@router.get("", response_model=WebhookEndpointList, operation_id="list_webhook_endpoints",
+            summary="List webhook endpoints (without secrets)",
             responses={401: PROBLEM, 403: PROBLEM, 503: PROBLEM})
 def list_endpoints(request: Request, _: Admin) -> WebhookEndpointList:
     with store(request).reading() as session:
         return WebhookEndpointList(items=[WebhookEndpointView.of(e) for e in WebhookRepository(session).endpoints()])
 
 
-@router.delete("/{endpoint_id}", status_code=204, summary="Delete an endpoint and its deliveries",
+@router.delete("/{endpoint_id}", status_code=204, operation_id="delete_webhook_endpoint",
+               summary="Delete an endpoint and its deliveries",
                responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 503: PROBLEM})
 def delete_endpoint(request: Request, _: Admin, endpoint_id: EndpointId) -> Response:
     with store(request).writing() as session:
@@ -260,7 +275,8 @@ def delete_endpoint(request: Request, _: Admin, endpoint_id: EndpointId) -> Resp
     return Response(status_code=204)
 
 
-@router.get("/{endpoint_id}/deliveries", response_model=DeliveryPage, summary="An endpoint's deliveries",
+@router.get("/{endpoint_id}/deliveries", response_model=DeliveryPage, operation_id="list_webhook_deliveries",
+            summary="An endpoint's deliveries",
             responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 422: VALIDATION, 503: PROBLEM})
 def list_deliveries(
     request: Request,
@@ -283,6 +299,7 @@ def list_deliveries(
 
 
 @router.post("/{endpoint_id}/deliveries/{delivery_id}/retry", status_code=202, response_model=RetryAccepted,
+             operation_id="retry_webhook_delivery",
              summary="Retry a failed delivery now (a fresh run of the retry schedule)",
              responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 503: PROBLEM})
 async def retry_delivery(

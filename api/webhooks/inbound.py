@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 import structlog
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from temporalio.service import RPCError
 
@@ -58,11 +58,15 @@ _CURSOR = IdCursor(b"dl:")
 
 # Inbound vendor payloads ignore fields we do not use (vendors add fields), but what we use is checked.
 class WebhookLine(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     sku: Identifier
     quantity: Quantity
 
 
 class ShipmentDispatched(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     order_id: Identifier
     request_id: str | None = None
     shipment_id: Identifier
@@ -72,6 +76,8 @@ class ShipmentDispatched(BaseModel):
 
 
 class PickRejected(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     order_id: Identifier
     request_id: str | None = None
     lines: list[WebhookLine] = Field(min_length=1)
@@ -83,12 +89,16 @@ class ReturnLine(WebhookLine):
 
 
 class ReturnReceived(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     order_id: Identifier
     return_id: Identifier
     lines: list[ReturnLine] = Field(min_length=1)
 
 
 class Envelope(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     type: str
     timestamp: datetime | None = None
     data: dict[str, Any]
@@ -121,6 +131,8 @@ DATA_MODELS: dict[str, type[BaseModel]] = {
 
 
 class WebhookAck(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     status: Literal["received", "ignored"]
     event_id: str
     detail: str | None = None
@@ -190,6 +202,7 @@ def parse_event(raw: bytes) -> tuple[str, Any]:
 
 @router.post(
     "/fulfillment",
+    operation_id="receive_fulfillment_event",
     response_model=WebhookAck,
     summary="Fulfilment events (Standard Webhooks signed)",
     description="A correctly signed event that cannot be applied is answered 4xx and kept as a dead letter "
@@ -293,6 +306,8 @@ async def _keep(request: Request, event_id: str, raw: bytes, unusable: Unusable)
 
 
 class DeadLetterView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     id: int
     source: str
     webhook_id: str
@@ -310,6 +325,8 @@ class DeadLetterView(BaseModel):
 
 
 class DeadLetterPage(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     items: list[DeadLetterView]
     next_cursor: str | None
 
