@@ -13,6 +13,7 @@ once, when it is first built:
 - operations with a body also document `400 malformed-json` and `413 payload-too-large` (api/body_limit.py);
   protected operations `401`/`403`, and the scopes a key needs: in the description, as the security
   requirement's roles and as `x-scopes`;
+- request body examples (api/shared/request_examples.py);
 - the response headers: `X-Correlation-ID` on every answer, `Retry-After` on 503s, `Location` where an
   operation sets it.
 """
@@ -26,6 +27,7 @@ from pydantic import TypeAdapter
 
 from api.shared.auth import route_scopes
 from api.shared.problems import PROBLEM_JSON, TITLES
+from api.shared.request_examples import REQUEST_EXAMPLES
 
 _REF = "#/components/schemas/"
 _TITLES = {"400": "Bad Request", "401": "Unauthorized", "403": "Forbidden", "413": "Content Too Large",
@@ -58,7 +60,8 @@ def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if not fixed:
             doc = problems_everywhere(named_by_title(build()))
-            fixed.append(document_scopes(document_headers(doc), operation_scopes(app.routes)))
+            doc = document_scopes(document_headers(doc), operation_scopes(app.routes))
+            fixed.append(document_examples(doc))
         return fixed[0]
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -184,4 +187,13 @@ def document_scopes(doc: dict[str, Any], scopes: dict[str, list[str]]) -> dict[s
         listed = ", ".join(f"`{scope}`" for scope in needed)
         need = f"Scope: {listed}." if len(needed) == 1 else f"Scopes: a key with one of {listed}."
         operation["description"] = (operation.get("description", "") + "\n\n" + need).strip()
+    return doc
+
+
+def document_examples(doc: dict[str, Any]) -> dict[str, Any]:
+    for operation in _operations(doc):
+        examples = REQUEST_EXAMPLES.get(operation.get("operationId", ""))
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if examples and body is not None:
+            body["examples"] = examples
     return doc
