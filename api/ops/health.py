@@ -18,6 +18,7 @@ class Health(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
     status: Literal["ok"] = "ok"
+    """Always `ok`."""
 
 
 @router.get("/healthz", response_model=Health, summary="The process is up")

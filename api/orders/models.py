@@ -117,6 +117,7 @@ class OrderPage(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
     items: list[OrderSummary]
+    """Orders, newest first."""
     next_cursor: str | None
     """Pass as `cursor` to get the next page; null on the last page."""
 

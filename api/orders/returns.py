@@ -33,10 +33,15 @@ class ReturnAccepted(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
     order_id: str
+    """The order."""
     return_id: str
+    """The return's id, as sent."""
     status: Literal["requested"] = "requested"
+    """Always `requested`: the warehouse has not received the goods yet."""
     lines: list[dict[str, object]]
+    """What was requested."""
     links: dict[str, str]
+    """`self`: the return; `order`: its order."""
 
 
 class ReturnDecision(BaseModel):
@@ -45,7 +50,9 @@ class ReturnDecision(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid", title="ReturnResolveBody")
 
     action: Literal["refund", "refuse"]
+    """`refund` the damaged goods anyway, or `refuse`."""
     note: str = Field(min_length=1, max_length=1000)
+    """Why: recorded with the decision and who made it."""
 
 
 def _links(order_id: str, return_id: str) -> dict[str, str]:

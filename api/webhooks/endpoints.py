@@ -92,12 +92,19 @@ class WebhookEndpointView(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
     id: str
+    """The endpoint's id."""
     url: str
+    """Where events are POSTed."""
     event_types: list[str]
+    """The canonical event types it receives."""
     status: EndpointStatus
+    """`active`, or `disabled` after deliveries kept failing."""
     disabled_reason: str | None
+    """Why it was disabled."""
     created_at: datetime
+    """When it was registered (UTC)."""
     disabled_at: datetime | None
+    """When it was disabled (UTC)."""
     previous_secret_expires_at: datetime | None
     """Until then deliveries carry a signature with the secret before the last rotation too."""
 
@@ -115,6 +122,7 @@ class RotatedSecret(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
     id: str
+    """The endpoint's id."""
     secret: str
     """The new signing secret: shown this once."""
     previous_secret_expires_at: datetime | None
@@ -125,30 +133,44 @@ class WebhookEndpointList(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
     items: list[WebhookEndpointView]
+    """Every endpoint, without secrets."""
 
 
 class DeliveryView(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
     delivery_id: str
+    """The delivery's id."""
     endpoint_id: str
+    """The endpoint delivered to."""
     event_id: str
     """Sent as `webhook-id`: the same on every attempt, so receivers dedupe by it."""
     event_type: str
+    """The canonical event type."""
     order_id: str
+    """The order the event is about."""
     status: DeliveryStatus
+    """`pending`, `delivered` or `failed` (gave up; retry by hand)."""
     attempts: int
+    """Attempts so far, over every run."""
     runs: int
     """1 for the automatic schedule, one more per manual retry."""
     last_status_code: int | None
+    """The receiver's last HTTP status; null when it could not be reached."""
     last_response: str | None
     """The start of the receiver's last answer."""
     last_error: str | None
+    """Why the last attempt failed."""
     last_attempt_at: datetime | None
+    """When the last attempt was made (UTC)."""
     next_attempt_at: datetime | None
+    """When the next attempt is due (UTC); null when none is."""
     created_at: datetime
+    """When the event was queued for the endpoint (UTC)."""
     delivered_at: datetime | None
+    """When the receiver accepted it (UTC)."""
     payload: dict[str, Any]
+    """The event as sent."""
 
     @classmethod
     def of(cls, row: WebhookDelivery) -> "DeliveryView":
@@ -159,15 +181,20 @@ class DeliveryPage(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
     items: list[DeliveryView]
+    """Deliveries, oldest first."""
     next_cursor: str | None
+    """Pass as `cursor` to get the next page; null on the last page."""
 
 
 class RetryAccepted(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
     delivery_id: str
+    """The delivery retried."""
     status: DeliveryStatus
+    """Always `pending`: the retry schedule starts again."""
     run: int
+    """Which run of the retry schedule this is."""
 
 
 # ---- helpers ---------------------------------------------------------------------------------

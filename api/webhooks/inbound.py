@@ -134,8 +134,11 @@ class WebhookAck(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
     status: Literal["received", "ignored"]
+    """`received`: applied (or already applied); `ignored`: nothing to apply."""
     event_id: str
+    """The delivery's `webhook-id`."""
     detail: str | None = None
+    """Why it was ignored."""
 
 
 def make_verifier(settings: Settings) -> Webhook:
@@ -309,26 +312,38 @@ class DeadLetterView(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
     id: int
+    """The dead letter's id."""
     source: str
+    """Who sent the event (`fulfillment`)."""
     webhook_id: str
+    """The delivery's `webhook-id`."""
     event_type: str | None
+    """The event's type, when it had one."""
     order_id: str | None
+    """The order it names, when it names one in a valid form."""
     reason: str
     """malformed_json, invalid_envelope, unsupported_type, invalid_data, unknown_workflow or too_large."""
     detail: str
+    """What was wrong, for humans."""
     errors: list[dict[str, Any]]
+    """Each offending field, as in a validation problem."""
     payload: str
     """The body as the sender signed it."""
     deliveries: int
+    """Times the sender delivered it."""
     received_at: datetime
+    """First delivery (UTC)."""
     last_received_at: datetime
+    """Latest delivery (UTC)."""
 
 
 class DeadLetterPage(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
     items: list[DeadLetterView]
+    """Dead letters, oldest first."""
     next_cursor: str | None
+    """Pass as `cursor` to get the next page; null on the last page."""
 
 
 @router.get("/fulfillment/dead-letters", response_model=DeadLetterPage,
