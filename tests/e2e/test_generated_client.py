@@ -50,20 +50,28 @@ def client_package(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFac
             del sys.modules[name]
 
 
-def _import(name: str) -> Any:
-    return importlib.import_module(f"{PACKAGE}.{name}")
+class Generated:
+    """The generated package, its models and operations, and clients of it for the stack."""
+
+    def __init__(self, package: ModuleType, api_url: str) -> None:
+        self.package, self.api_url = package, api_url
+        self.models: Any = importlib.import_module(f"{PACKAGE}.models")
+
+    def operation(self, name: str) -> Any:
+        return importlib.import_module(f"{PACKAGE}.api.{name}")
+
+    def client(self, key: str) -> Any:
+        return self.package.AuthenticatedClient(base_url=self.api_url, token=key, raise_on_unexpected_status=True)
 
 
-def _client(package: ModuleType, api_url: str, key: str) -> Any:
-    return package.AuthenticatedClient(base_url=api_url, token=key, raise_on_unexpected_status=True)
+@pytest.fixture(scope="module")
+def generated(client_package: ModuleType, local_stack: LocalStack) -> Generated:
+    return Generated(client_package, local_stack.api_url)
 
 
-async def test_generated_client_places_an_order_and_reads_it_back(
-        client_package: ModuleType, local_stack: LocalStack, stack: Stack) -> None:
-    models = _import("models")
-    create_order = _import("api.orders.create_order")
-    get_order = _import("api.orders.get_order")
-    commerce = _client(client_package, local_stack.api_url, "commerce-dev-key")
+async def test_generated_client_places_an_order_and_reads_it_back(generated: Generated, stack: Stack) -> None:
+    models, commerce = generated.models, generated.client("commerce-dev-key")
+    create_order, get_order = generated.operation("orders.create_order"), generated.operation("orders.get_order")
     body = order([("SKU-GEN-1", 2, 1999)])
 
     placed = await create_order.asyncio_detailed(client=commerce, body=models.Order.from_dict(body))
@@ -81,11 +89,9 @@ async def test_generated_client_places_an_order_and_reads_it_back(
     assert detail.currency == "EUR"
 
 
-async def test_a_declined_card_is_a_typed_problem_with_its_decline_code(
-        client_package: ModuleType, local_stack: LocalStack) -> None:
-    models = _import("models")
-    create_order = _import("api.orders.create_order")
-    commerce = _client(client_package, local_stack.api_url, "commerce-dev-key")
+async def test_a_declined_card_is_a_typed_problem_with_its_decline_code(generated: Generated) -> None:
+    models, commerce = generated.models, generated.client("commerce-dev-key")
+    create_order = generated.operation("orders.create_order")
 
     declined = await create_order.asyncio(client=commerce, body=models.Order.from_dict(order(token="tok_decline")))
 
@@ -94,12 +100,10 @@ async def test_a_declined_card_is_a_typed_problem_with_its_decline_code(
     assert declined.decline_code == "generic_decline"
 
 
-async def test_generated_client_gets_the_postings_as_json_and_as_csv(
-        client_package: ModuleType, local_stack: LocalStack, stack: Stack) -> None:
-    models = _import("models")
-    list_postings = _import("api.finance.list_erp_postings")
-    export_postings = _import("api.finance.export_erp_postings")
-    finance = _client(client_package, local_stack.api_url, "finance-dev-key")
+async def test_generated_client_gets_the_postings_as_json_and_as_csv(generated: Generated, stack: Stack) -> None:
+    models, finance = generated.models, generated.client("finance-dev-key")
+    list_postings = generated.operation("finance.list_erp_postings")
+    export_postings = generated.operation("finance.export_erp_postings")
     body = order([("SKU-GEN-2", 1, 1250)])
     assert (await stack.place(body)).status_code == 201
     await stack.wait_posting(body["order_id"], "invoice", "posted")
