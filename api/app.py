@@ -18,7 +18,7 @@ from api.ops import page as ops_page
 from api.ops import vendors as ops_vendors
 from api.orders import returns
 from api.orders import routes as orders
-from api.shared import http_metrics, openapi, problems, request_tracing
+from api.shared import docs_pages, http_metrics, openapi, problems, request_tracing
 from api.shared import store as store_access
 from api.shared.auth import Keyring, authorize_route
 from api.shared.body_limit import BodyLimitMiddleware
@@ -54,6 +54,9 @@ def create_app(settings: Settings | None = None, *, client: Any | None = None) -
         version="0.1.0",
         lifespan=lifespan,
         telemetry=request_tracing.telemetry(tracer_provider),
+        generate_unique_id_function=openapi.operation_id,
+        docs_url=None,  # served from the package's own files instead (docs_pages), not a CDN
+        redoc_url=None,
     )
     # State is set here, not in the lifespan, so an app driven without lifespan events (tests over
     # ASGITransport) is complete too.
@@ -87,6 +90,7 @@ def create_app(settings: Settings | None = None, *, client: Any | None = None) -
     webhook_endpoints.install(app, settings)
     # After the middleware above, so its CORS grant wraps every /codec answer, errors included.
     codec.install(app, settings)
+    docs_pages.install(app)
     # Last, once every route is in: errors are documented as the problem+json they are.
     openapi.install(app)
     return app

@@ -10,32 +10,46 @@ from canonical.identifiers import CURRENCY_EXPONENT, Identifier, MinorUnits, Poi
 class Strict(BaseModel):
     """Requests reject unknown fields instead of silently dropping them."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class Customer(Strict):
     customer_id: Identifier
+    """The platform's id for the customer."""
     loyalty_member_id: Identifier | None = None
+    """The loyalty programme's member id; needed to redeem points (`points_to_redeem`) and to earn them."""
     email: EmailStr
+    """Where the customer is reached; personal data, never logged."""
     name: str = Field(min_length=1, max_length=200)
+    """The customer's name; personal data, never logged."""
 
 
 class Address(Strict):
     line1: str = Field(min_length=1, max_length=200)
+    """Street and number."""
     line2: str | None = Field(default=None, max_length=200)
+    """Flat, floor, c/o..."""
     city: str = Field(min_length=1, max_length=100)
+    """City."""
     postal_code: str = Field(min_length=1, max_length=20)
+    """Postal code."""
     country: str = Field(pattern=r"^[A-Z]{2}$")
+    """ISO 3166-1 alpha-2 country code, e.g. `DE`."""
 
 
 class OrderLine(Strict):
     sku: Identifier
+    """The product's SKU; a SKU appears on one line per order."""
     quantity: Quantity
+    """Units ordered, at least 1."""
     unit_price: MinorUnits
+    """Price of one unit in integer minor units of the order's currency (1999 = EUR 19.99), tax included."""
 
 
 class Payment(Strict):
     method_token: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_]+$")
+    """The payment provider's token for the card or wallet (the sandbox knows `tok_visa`, `tok_decline`...);
+    never a card number."""
 
 
 Channel = Literal["web", "app", "store", "pos", "marketplace"]
@@ -46,13 +60,22 @@ MAX_LINES_CEILING = 1000
 
 class Order(Strict):
     order_id: Identifier
+    """The platform's order id: also the order's idempotency key (the same id and body again answers the
+    same decision)."""
     channel: Channel
+    """Where the order was placed."""
     currency: str
+    """ISO 4217 code of every amount in the order, e.g. `EUR`."""
     customer: Customer
+    """Who ordered."""
     shipping_address: Address
+    """Where the goods go."""
     lines: list[OrderLine] = Field(min_length=1, max_length=MAX_LINES_CEILING)
+    """What was ordered: one line per SKU."""
     payment: Payment
+    """How the amount due is paid."""
     points_to_redeem: Points = 0
+    """Loyalty points to pay with (each worth O2C_POINT_VALUE_MINOR minor units); needs `customer.loyalty_member_id`."""
 
     @field_validator("currency")
     @classmethod

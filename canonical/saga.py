@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from canonical.order import Order
 from canonical.pricing import PricedOrder
@@ -121,16 +121,25 @@ class ResolveRequest(BaseModel):
 
 
 class SupportAction(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     action: Literal["cancel", "retry", "mark_resolved", "refund_and_close"]
+    """What was asked."""
     actor: str
+    """Who asked (the API key's name)."""
     note: str
+    """Why, or what was done by hand."""
     at: datetime
+    """When (UTC)."""
 
 
 class ShipmentView(Shipment):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     amount: int = 0
     """Amount due of the goods it carries: what it is captured for."""
     points: int = 0
+    """Loyalty points the goods it carries are paid with."""
     capture: Literal["pending", "captured", "settled_outside", "written_off"] = "pending"
     """settled_outside: support marked the failed capture resolved by hand; written_off: the order was
     refunded and closed with these goods uncaptured."""
@@ -153,50 +162,88 @@ StepState = Literal["pending", "running", "succeeded", "failed", "skipped", "com
 
 
 class StepView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     name: str
+    """The saga step, e.g. `authorize_payment`, `capture_payment`, `post_invoice`."""
     status: StepState
+    """Where the step stands."""
     attempts: int = 0
+    """Activity attempts so far (retries included)."""
     started_at: datetime | None = None
+    """When the step started (UTC)."""
     finished_at: datetime | None = None
+    """When it finished (UTC)."""
     error: str | None = None
+    """The last failure, when it failed."""
 
 
 class CompensationView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     name: str
+    """The undo registered for a step, e.g. `void_authorization`."""
     status: Literal["registered", "running", "succeeded", "failed"]
+    """Where the undo stands."""
     error: str | None = None
+    """The last failure, when it failed."""
 
 
 class LoyaltyView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     reserved: int = 0
+    """Points reserved at acceptance."""
     spent: int = 0
+    """Points spent with the captures."""
     released: int = 0
+    """Points given back (cancel, release, return)."""
     earned: int = 0
+    """Points the customer earned on what was captured."""
 
 
 class OrderView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     order_id: str
+    """The order's id."""
     status: OrderStatus
+    """The order's status."""
     status_reason: str | None = None
+    """Why it has that status, for humans (e.g. why it needs attention)."""
     attention: AttentionCode | None = None
+    """When status is needs_attention: a code for what needs doing."""
     amount_due: int
+    """What the card pays after points, in integer minor units of `currency`."""
     currency: str
+    """ISO 4217 currency code of every amount."""
     customer_id: str
+    """The customer's id."""
     authorization: Authorization | None = None
     steps: list[StepView]
+    """The saga's steps in order, with their state."""
     compensations: list[CompensationView]
+    """Undos registered for finished steps, and whether they ran."""
     shipments: list[ShipmentView]
+    """Shipments dispatched, and whether each is captured."""
     captures: list[Capture]
+    """Payment captures, one per shipment."""
     erp_postings: list[ErpDocument]
+    """ERP documents posted for the order."""
     loyalty: LoyaltyView
+    """Loyalty points of the order."""
     released_lines: list[LineQuantity]
+    """Lines released without shipping (pick rejected, cancelled)."""
     money_at_risk: int = 0
     """Amount due of dispatched goods not (yet) captured: what support must chase in needs_attention."""
     written_off: int = 0
     """Amount due of dispatched goods left uncaptured when support refunded and closed the order."""
     refunds: list[Refund] = []
+    """Refunds paid (cancellation, support, returns)."""
     support_actions: list[SupportAction] = []
+    """What support did on the order, and who."""
     returns: list[ReturnView] = []
+    """Returns of the order."""
 
 
 class OrderResult(BaseModel):

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class OrderCall(BaseModel):
@@ -14,11 +14,17 @@ class OrderCall(BaseModel):
 
 
 class LineQuantity(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     sku: str
+    """The product's SKU."""
     quantity: int
+    """Units of it."""
 
 
 class StepResult(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     attempt: int = 1
     """Which activity attempt produced this result (support sees retries)."""
 
@@ -48,26 +54,46 @@ class ShipmentRequest(StepResult):
 
 
 class Shipment(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     shipment_id: str
+    """The fulfilment node's shipment id."""
     lines: list[LineQuantity]
+    """What the shipment carries."""
     carrier: str | None = None
+    """The carrier, when the node named one."""
     tracking_number: str | None = None
+    """The carrier's tracking number, when known."""
 
 
 class Capture(StepResult):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     shipment_id: str
+    """The shipment this capture charges for."""
     capture_id: str
+    """The payment provider's capture id."""
     payment_intent_id: str
+    """The authorization (PaymentIntent) captured from."""
     amount: int
+    """Amount captured, in integer minor units."""
     points: int
+    """Loyalty points spent for this shipment."""
 
 
 class ErpDocument(StepResult):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     kind: Literal["sales_order", "invoice", "credit_memo"]
+    """`sales_order` when accepted, `invoice` per captured shipment, `credit_memo` per refund."""
     document_number: str
+    """The ERP's document number."""
     external_reference: str
+    """Our reference for the document (idempotency key at the ERP)."""
     amount: int
+    """Document amount, in integer minor units."""
     shipment_id: str | None = None
+    """The shipment an invoice is for; None for a sales order."""
 
 
 class Done(StepResult):
@@ -79,10 +105,16 @@ class Done(StepResult):
 
 
 class Refund(StepResult):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     refund_id: str
+    """The payment provider's refund id."""
     payment_intent_id: str
+    """The authorization (PaymentIntent) refunded against."""
     amount: int
+    """Amount refunded, in integer minor units."""
     reference: str
+    """Our reference for the refund (idempotency key at the provider)."""
 
 
 class PointsEarned(StepResult):

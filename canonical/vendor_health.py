@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 VENDORS: tuple[str, ...] = ("loyalty", "payments", "inventory", "fulfillment", "erp", "marketing")
 
@@ -105,21 +105,33 @@ class BreakerReport(BaseModel):
 
 
 class WorkerCircuit(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     worker_id: str
+    """The worker process."""
     state: WorkerState
+    """Its breaker for the vendor."""
     open_until: datetime | None
+    """When an open breaker lets a probe through (UTC)."""
     reported_at: datetime
+    """When the worker last reported (UTC)."""
     last_failure: str | None
+    """The failure that opened the breaker, if any."""
 
 
 class CircuitView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     state: Circuit
+    """`closed`, `partial` (some workers' breakers open) or `open` (all)."""
     live_workers: int
     """Workers that reported within the liveness limit; silent ones are taken as gone."""
     open_workers: int
+    """Live workers whose breaker is not closed."""
     retry_after_s: float | None
     """When `open`: seconds until the first live worker lets a probe through (0 once one may)."""
     workers: list[WorkerCircuit]
+    """Each live worker's breaker."""
 
 
 def circuit_view(reports: Iterable[BreakerReport], now: datetime, live_within_s: float) -> CircuitView:

@@ -7,7 +7,7 @@ booked or delivered ones, so a read stays cheap however large the history grows.
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -17,12 +17,18 @@ _UNPOSTED = ("pending", "retrying")
 
 
 class Backlog(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     erp_postings_pending: int
+    """ERP postings not tried yet."""
     erp_postings_retrying: int
+    """ERP postings that failed and are retried."""
     erp_oldest_unposted_at: datetime | None
     """created_at of the oldest posting still pending or retrying; None when there is none."""
     webhook_deliveries_pending: int
+    """Outbound webhook deliveries waiting to be sent or retried."""
     webhook_deliveries_failed: int
+    """Outbound webhook deliveries that gave up (retry them by hand)."""
 
 
 def _counts_by_status(

@@ -22,6 +22,7 @@ class ErpPostingItem(BaseModel):
     posting_id: str
     """Stable id of the posting (derived from kind and reference)."""
     order_id: str
+    """The order the document is for."""
     kind: PostingKind
     """sales_order, invoice or credit_memo: the same money at different stages, never to be added up."""
     reference: str
@@ -38,12 +39,15 @@ class ErpPostingItem(BaseModel):
     erp_document_number: str | None
     """The ERP's document number once booked; kept after a cancellation."""
     attempts: int
+    """Times the posting was tried."""
     last_error: str | None
+    """The ERP's last refusal or failure, while retrying or failed."""
     next_attempt_at: datetime | None
     """When a retrying posting will be tried again (estimated from the retry policy)."""
     created_at: datetime
     """When the first attempt started (UTC): the day the summary counts the posting on."""
     updated_at: datetime
+    """When the row last changed (UTC)."""
     posted_at: datetime | None
     """When the ERP booked the document."""
     cancelled_at: datetime | None
@@ -103,6 +107,7 @@ class ErpPostingPage(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
     items: list[ErpPostingItem]
+    """Postings, oldest first."""
     next_cursor: str | None
     """Pass as `cursor` to get the next page; null on the last page."""
 
@@ -113,8 +118,11 @@ class SummaryGroup(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
     kind: PostingKind
+    """Document kind."""
     status: PostingStatus
+    """Posting status."""
     currency: str
+    """ISO 4217 currency code of `amount`."""
     count: int
     """How many postings."""
     amount: int
@@ -129,7 +137,9 @@ class KindTotal(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
     kind: PostingKind
+    """Document kind: totals never add up different kinds."""
     currency: str
+    """ISO 4217 currency code of the amounts."""
     count: int
     """Postings of this kind that stand: every status except cancelled."""
     amount: int
@@ -175,19 +185,33 @@ class PostingSummary(BaseModel):
 
 
 class RunLinks(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     self: str
+    """This run in the API."""
 
 
 class FindingItem(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     type: FindingType
+    """What does not agree."""
     order_id: str | None
+    """The order concerned, when known."""
     reference: str
+    """The business reference compared (payment, ERP document...)."""
     currency: str | None
+    """ISO 4217 currency code of the amounts."""
     provider_amount: int | None
+    """What the payment provider shows, in integer minor units."""
     erp_amount: int | None
+    """What the ERP shows, in integer minor units."""
     store_amount: int | None
+    """What o2c recorded, in integer minor units."""
     detail: str
+    """What differs, for humans."""
     suggested_action: str
+    """What finance or support should do about it."""
 
     @classmethod
     def of(cls, row: ReconciliationFinding) -> "FindingItem":
@@ -195,20 +219,32 @@ class FindingItem(BaseModel):
 
 
 class RunItem(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     run_id: str
+    """The run's id (its workflow id)."""
     trigger: str
+    """`schedule` or `manual`."""
     status: RunStatus
+    """Where the run stands."""
     period_start: datetime | None
     """Null only for a scheduled run in its first moments, before it has recorded its period."""
     period_end: datetime | None
+    """End of the period checked (exclusive, UTC)."""
     started_at: datetime | None
+    """When the run started (UTC)."""
     finished_at: datetime | None
+    """When it finished (UTC); null while running."""
     orders_checked: int
+    """Orders compared across the vendors."""
     findings_count: int
+    """Findings recorded."""
     counts: dict[str, int]
     """Findings per type."""
     error: str | None
+    """Why the run failed, if it did."""
     links: RunLinks
+    """Where to read the run."""
 
     @classmethod
     def of(cls, row: ReconciliationRun) -> "RunItem":
@@ -220,11 +256,16 @@ class RunItem(BaseModel):
 
 class RunDetail(RunItem):
     findings: list[FindingItem]
+    """What does not agree, one finding per difference."""
 
 
 class RunPage(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     items: list[RunItem]
+    """Runs, newest first."""
     next_cursor: str | None
+    """Pass as `cursor` to get the next page; null on the last page."""
 
 
 def run_links(run_id: str) -> RunLinks:

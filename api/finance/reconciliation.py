@@ -42,7 +42,7 @@ RunIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
 
 
 class StartRun(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid")
 
     period_start: AwareDatetime | None = None
     """Default: period_end minus O2C_RECONCILIATION_INTERVAL_S."""
@@ -80,6 +80,7 @@ def manual_run_id(period: Period) -> str:
 
 @router.post(
     "",
+    operation_id="start_reconciliation_run",
     status_code=202,
     response_model=RunItem,
     summary="Start a reconciliation run now (or get the period's run if there is one)",
@@ -129,6 +130,7 @@ def _run_answer(item: RunItem, status: int) -> JSONResponse:
 
 @router.get(
     "",
+    operation_id="list_reconciliation_runs",
     response_model=RunPage,
     summary="Reconciliation runs, newest first",
     responses={401: PROBLEM, 403: PROBLEM, 422: INVALID, 503: PROBLEM},
@@ -169,6 +171,7 @@ def _before(cursor: str | None) -> tuple[datetime, str] | None:
 
 @router.get(
     "/{run_id}",
+    operation_id="get_reconciliation_run",
     response_model=RunDetail,
     summary="One run: status, period, counts and findings",
     responses={404: PROBLEM, 401: PROBLEM, 403: PROBLEM, 422: INVALID, 503: PROBLEM},

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.finance.csv_export import CSV_MEDIA_TYPE, csv_chunks, prefers_csv
 from api.finance.models import (
@@ -94,57 +94,64 @@ CSV_DESCRIPTION = (
 )
 
 
+class PostingQuery(BaseModel):
+    """The list's filters and page, shared by the JSON list and the CSV export."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    order_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._:-]{1,64}$")
+    """Only this order's postings."""
+    status: PostingStatus | None = None
+    """Only postings in this status."""
+    kind: PostingKind | None = None
+    """Only postings of this kind."""
+    posted_from: Instant | None = None
+    """posted at or after (a day means its start, UTC)"""
+    posted_to: Instant | None = None
+    """posted before (a day means through its end, UTC)"""
+    limit: int | None = Field(default=None, ge=1, le=500)
+    """page size (JSON default 50); CSV without a limit exports every matching posting"""
+    cursor: str | None = Field(default=None, max_length=200)
+    """`next_cursor` of the previous page (CSV: its X-Next-Cursor header)."""
+
+
+CSV_RESPONSE = {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": CSV_DESCRIPTION}
+
+
 @router.get(
     "",
     response_model=ErpPostingPage,
     summary="List ERP postings (JSON pages, or CSV with Accept: text/csv)",
     responses={
-        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": CSV_DESCRIPTION},
+        200: CSV_RESPONSE,
         **READ_PROBLEMS,
     },
 )
 def list_erp_postings(
     request: Request,
     _: FinanceReader,
-    order_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._:-]{1,64}$")] = None,
-    status: PostingStatus | None = None,
-    kind: PostingKind | None = None,
-    posted_from: Annotated[
-        Instant | None, Query(description="posted at or after (a day means its start, UTC)")
-    ] = None,
-    posted_to: Annotated[
-        Instant | None, Query(description="posted before (a day means through its end, UTC)")
-    ] = None,
-    limit: Annotated[
-        int | None,
-        Query(
-            ge=1,
-            le=500,
-            description=f"page size (JSON default {DEFAULT_LIMIT}); "
-            "CSV without a limit exports every matching posting",
-        ),
-    ] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    accept: Annotated[str | None, Header()] = None,
+    query: Annotated[PostingQuery, Query()],
+    # Not in the document: a generated client would parse the CSV as JSON. It asks export_erp_postings.
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response | ErpPostingPage:
     filters = PostingFilters(
-        order_id=order_id,
-        status=status,
-        kind=kind,
-        posted_from=_start_of(posted_from) if posted_from is not None else None,
-        posted_to=_end_of(posted_to) if posted_to is not None else None,
+        order_id=query.order_id,
+        status=query.status,
+        kind=query.kind,
+        posted_from=_start_of(query.posted_from) if query.posted_from is not None else None,
+        posted_to=_end_of(query.posted_to) if query.posted_to is not None else None,
     )
     if filters.posted_from and filters.posted_to and filters.posted_from >= filters.posted_to:
         raise validation_problem([{"loc": ("query", "posted_to"), "msg": "must be after posted_from"}])
-    after = _after(cursor, filters)
+    after = _after(query.cursor, filters)
     db = store(request)
-    if prefers_csv(accept) and limit is None:
+    if prefers_csv(accept) and query.limit is None:
         return StreamingResponse(
             _export(db, filters, after),
             media_type=CSV_MEDIA_TYPE,
             headers={"Content-Disposition": 'attachment; filename="erp-postings.csv"'},
         )
-    size = limit or DEFAULT_LIMIT
+    size = query.limit or DEFAULT_LIMIT
     with db.reading() as session:
         repo = PostingRepository(session)
         rows = repo.page(filters, after=after, limit=size + 1)
@@ -157,6 +164,21 @@ def list_erp_postings(
         body = "".join(csv_chunks(tuple(CSV_COLUMNS), (csv_record(item) for item in items)))
         return Response(body, media_type=CSV_MEDIA_TYPE, headers=headers)
     return ErpPostingPage(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/export.csv",
+    response_class=Response,
+    summary="Export ERP postings as CSV (what GET /v1/erp-postings answers to Accept: text/csv)",
+    responses={200: CSV_RESPONSE, **READ_PROBLEMS},
+)
+def export_erp_postings(
+    request: Request, principal: FinanceReader, query: Annotated[PostingQuery, Query()]
+) -> Response:
+    # Its own operation so that a generated client reads the answer as text: one media type per operation.
+    answer = list_erp_postings(request, principal, query, accept=CSV_MEDIA_TYPE)
+    assert isinstance(answer, Response)
+    return answer
 
 
 def _export(db: Store, filters: PostingFilters, after: PageKey | None) -> Iterator[str]:
@@ -176,6 +198,7 @@ def _items(repo: PostingRepository, rows: Sequence[ErpPosting]) -> list[ErpPosti
 
 @router.get(
     "/summary",
+    operation_id="erp_posting_summary",
     response_model=PostingSummary,
     summary="Counts and amounts by kind and status for a day",
     description=(

@@ -5,7 +5,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from api.shared.problems import Problem, problem_response
 from api.shared.store import UNAVAILABLE_TITLE
@@ -15,7 +15,10 @@ router = APIRouter(tags=["health"])
 
 
 class Health(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     status: Literal["ok"] = "ok"
+    """Always `ok`."""
 
 
 @router.get("/healthz", response_model=Health, summary="The process is up")

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
 from api.shared.auth import Principal, require_scope
@@ -29,7 +29,10 @@ LIVE_REPORTS = 3
 
 
 class VendorHealthRow(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     vendor: str
+    """loyalty, payments, inventory, fulfillment, erp or marketing."""
     calls: int
     """Calls over the window, every outcome (circuit_open included: refused by a breaker, not made)."""
     success_rate: float | None
@@ -37,18 +40,28 @@ class VendorHealthRow(BaseModel):
     error_rate: float | None
     """transient + contract_violation + circuit_open over calls; None without calls."""
     latency_p50_ms: float | None
+    """Median call duration over the window; None without calls."""
     latency_p99_ms: float | None
+    """99th percentile call duration over the window; None without calls."""
     circuit: Circuit
+    """The vendor's breaker across the workers: closed, partial or open."""
     circuit_detail: CircuitView
+    """The breaker per worker."""
     backlog: int
     """Work waiting for this vendor: ERP postings pending or retrying; webhook deliveries pending (marketing)."""
 
 
 class VendorHealthReport(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     generated_at: datetime
+    """When the report was made (UTC)."""
     window_s: int
+    """The window the figures cover, in seconds."""
     vendors: list[VendorHealthRow]
+    """One row per vendor."""
     backlog: Backlog
+    """Work waiting in the store."""
 
 
 def live_within_s(request: Request) -> float:
@@ -82,6 +95,7 @@ async def read_vendor_health(request: Request) -> VendorHealthReport:
 
 @router.get(
     "/vendors",
+    operation_id="get_vendor_health",
     response_model=VendorHealthReport,
     summary="Vendor health over the last 5 minutes: calls, success and error rates, latency, breakers, backlog",
     responses={401: PROBLEM, 403: PROBLEM, 503: PROBLEM},

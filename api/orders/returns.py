@@ -30,25 +30,36 @@ IdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,64}$", max_length=64)]
 
 
 class ReturnAccepted(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     order_id: str
+    """The order."""
     return_id: str
+    """The return's id, as sent."""
     status: Literal["requested"] = "requested"
+    """Always `requested`: the warehouse has not received the goods yet."""
     lines: list[dict[str, object]]
+    """What was requested."""
     links: dict[str, str]
+    """`self`: the return; `order`: its order."""
 
 
 class ReturnDecision(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Titled apart from canonical.returns.ReturnDecision (a decision as recorded), which a client generator
+    # would otherwise take for the same model.
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid", title="ReturnResolveBody")
 
     action: Literal["refund", "refuse"]
+    """`refund` the damaged goods anyway, or `refuse`."""
     note: str = Field(min_length=1, max_length=1000)
+    """Why: recorded with the decision and who made it."""
 
 
 def _links(order_id: str, return_id: str) -> dict[str, str]:
     return {"self": f"/v1/orders/{order_id}/returns/{return_id}", "order": f"/v1/orders/{order_id}"}
 
 
-@router.post("", status_code=202, response_model=ReturnAccepted, responses=RESPONSES,
+@router.post("", status_code=202, response_model=ReturnAccepted, responses=RESPONSES, operation_id="request_return",
              summary="Return goods of a completed order (refunded once the warehouse accepts them)")
 async def create_return(
     request: Request,

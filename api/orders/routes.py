@@ -31,7 +31,14 @@ from api.orders.status import order_view
 from api.orders.updates import Refusals, run_update
 from api.shared.auth import Principal, require_scope
 from api.shared.correlation import correlation_id
-from api.shared.problems import PROBLEM, ProblemError, ValidationProblem, validation_problem
+from api.shared.problems import (
+    PROBLEM,
+    PROBLEM_JSON,
+    PaymentDeclinedProblem,
+    ProblemError,
+    ValidationProblem,
+    validation_problem,
+)
 from api.shared.temporal import is_not_found, temporal_client
 from canonical.order import Order
 from canonical.pricing import PricingError, price
@@ -69,7 +76,7 @@ def _json(model: BaseModel, status: int, headers: dict[str, str] | None = None) 
         200: {"model": AcceptedOrder, "description": "The same order was sent again"},
         202: {"model": ReceivedOrder, "description": "The decision is taking longer; poll links.self"},
         400: PROBLEM,
-        402: PROBLEM,
+        402: {"model": PaymentDeclinedProblem, "content": {PROBLEM_JSON: {}}, "description": "`payment-declined`"},
         409: PROBLEM,
         422: INVALID,
         503: {**PROBLEM, "description": "`vendor-unavailable`: the payments (or, redeeming points, loyalty) "

@@ -96,6 +96,11 @@ def _guards(dependant: Dependant | None) -> list[ScopeGuard]:
     return own + [guard for sub in dependant.dependencies for guard in _guards(sub)]
 
 
+def route_scopes(dependant: Dependant | None) -> list[str]:
+    """The scopes of which a key needs one for a route (its ScopeGuards), for the OpenAPI document."""
+    return sorted({scope for guard in _guards(dependant) for scope in guard.any_of})
+
+
 async def authorize_route(request: Request) -> None:
     """The matched route's key and scope checks, run on demand (before an error about its body is told)."""
     guards = _guards(getattr(request.scope.get("route"), "dependant", None))

@@ -43,7 +43,26 @@ TITLES: dict[str, str] = {
     "status-unavailable": "Order status temporarily unavailable",
     "payload-too-large": "Payload too large",
     "internal-error": "Internal server error",
+    # Raised with these titles by the code that raises them, or titled from the slug (the same words):
+    "not-acceptable": "Not acceptable",
+    "unsupported-media-type": "Unsupported media type",
+    "too-many-requests": "Too many requests",
+    "service-unavailable": "Service unavailable",
+    "http-error": "Http error",
+    "database-unavailable": "Finance store temporarily unavailable",
+    "not-resolvable": "Not resolvable",
+    "not-returnable": "Not returnable",
+    "over-return": "Over return",
+    "return-id-conflict": "Return id conflict",
+    "order-closed": "Order closed",
+    "endpoint-disabled": "Webhook endpoint disabled",
+    "delivery-not-failed": "Delivery is not failed",
+    "invalid-payloads": "Invalid payloads",
+    "codec-error": "Codec error",
 }
+"""Every problem `type` the API answers, with its usual title: the OpenAPI document lists these slugs as the
+`ProblemType` enum (api/shared/openapi.py), and tests/api/test_openapi_document.py fails on a slug raised in
+the code but missing here."""
 
 # Slugs for HTTP errors raised by the framework itself (unknown route, wrong method, ...).
 _SLUG_BY_STATUS: dict[int, str] = {
@@ -62,20 +81,29 @@ _SLUG_BY_STATUS: dict[int, str] = {
 
 
 class FieldError(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     loc: list[str | int]
+    """Path to the offending field in the request, e.g. `["body", "lines", 0, "unit_price"]`."""
     msg: str
+    """What is wrong with it, for humans."""
 
 
 class Problem(BaseModel):
     """Documented shape of every error body; extension members (decline_code, errors...) are allowed."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="allow")
 
     type: str
+    """What went wrong, as a stable slug to branch on (one of ProblemType, e.g. `payment-declined`)."""
     title: str
+    """Short summary of the problem type, for humans."""
     status: int
+    """The HTTP status code."""
     detail: str | None = None
+    """What went wrong in this case, for humans; do not parse."""
     instance: str | None = None
+    """The request path that failed."""
 
 
 PROBLEM: dict[str, Any] = {"model": Problem, "content": {PROBLEM_JSON: {}}}
@@ -84,6 +112,17 @@ PROBLEM: dict[str, Any] = {"model": Problem, "content": {PROBLEM_JSON: {}}}
 
 class ValidationProblem(Problem):
     errors: list[FieldError]
+    """Each offending field of the request, with what is wrong with it."""
+
+
+class PaymentDeclinedProblem(Problem):
+    """402 `payment-declined`: the card was declined; the order was rejected and nothing is held."""
+
+    order_id: str
+    """The rejected order."""
+    decline_code: str | None = None
+    """The payment provider's reason, e.g. `generic_decline`, `insufficient_funds`, `card_declined`: show the
+    customer a matching message; ask for another card."""
 
 
 class ProblemError(Exception):
@@ -194,7 +233,7 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    slug = _SLUG_BY_STATUS.get(exc.status_code, f"http-{exc.status_code}")
+    slug = _SLUG_BY_STATUS.get(exc.status_code, "http-error")  # one of the documented slugs, always
     detail = exc.detail if isinstance(exc.detail, str) else None
     return problem_response(exc.status_code, slug, detail, instance=request.url.path, headers=exc.headers)
 

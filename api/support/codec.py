@@ -139,12 +139,14 @@ _DOC: dict[str, Any] = {
 }
 
 
-@router.post("/encode", summary="Encrypt payloads (Temporal remote codec protocol)", **_DOC)
+@router.post("/encode", operation_id="codec_encode",
+             summary="Encrypt payloads (Temporal remote codec protocol)", **_DOC)
 async def encode(request: Request, caller: Annotated[str, Depends(codec_caller)]) -> Response:
     return await _convert(request, caller, "encode")
 
 
-@router.post("/decode", summary="Decrypt payloads (Temporal remote codec protocol)", **_DOC)
+@router.post("/decode", operation_id="codec_decode",
+             summary="Decrypt payloads (Temporal remote codec protocol)", **_DOC)
 async def decode(request: Request, caller: Annotated[str, Depends(codec_caller)]) -> Response:
     return await _convert(request, caller, "decode")
 

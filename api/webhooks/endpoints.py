@@ -63,7 +63,7 @@ def install(app: FastAPI, settings: Settings) -> None:
 
 
 class EndpointCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid")
 
     url: AnyHttpUrl = Field(description="Where events are POSTed (http or https)")
     event_types: list[EventType] = Field(min_length=1, description="The canonical event types to receive")
@@ -81,7 +81,7 @@ class EndpointCreate(BaseModel):
 
 
 class SecretRotation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid")
 
     grace_period_s: int | None = Field(default=None, ge=0, le=MAX_GRACE_S)
     """How long the current secret keeps signing next to the new one; default O2C_WEBHOOK_SECRET_GRACE_S,
@@ -89,13 +89,22 @@ class SecretRotation(BaseModel):
 
 
 class WebhookEndpointView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     id: str
+    """The endpoint's id."""
     url: str
+    """Where events are POSTed."""
     event_types: list[str]
+    """The canonical event types it receives."""
     status: EndpointStatus
+    """`active`, or `disabled` after deliveries kept failing."""
     disabled_reason: str | None
+    """Why it was disabled."""
     created_at: datetime
+    """When it was registered (UTC)."""
     disabled_at: datetime | None
+    """When it was disabled (UTC)."""
     previous_secret_expires_at: datetime | None
     """Until then deliveries carry a signature with the secret before the last rotation too."""
 
@@ -110,7 +119,10 @@ class CreatedWebhookEndpoint(WebhookEndpointView):
 
 
 class RotatedSecret(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     id: str
+    """The endpoint's id."""
     secret: str
     """The new signing secret: shown this once."""
     previous_secret_expires_at: datetime | None
@@ -118,29 +130,47 @@ class RotatedSecret(BaseModel):
 
 
 class WebhookEndpointList(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     items: list[WebhookEndpointView]
+    """Every endpoint, without secrets."""
 
 
 class DeliveryView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     delivery_id: str
+    """The delivery's id."""
     endpoint_id: str
+    """The endpoint delivered to."""
     event_id: str
     """Sent as `webhook-id`: the same on every attempt, so receivers dedupe by it."""
     event_type: str
+    """The canonical event type."""
     order_id: str
+    """The order the event is about."""
     status: DeliveryStatus
+    """`pending`, `delivered` or `failed` (gave up; retry by hand)."""
     attempts: int
+    """Attempts so far, over every run."""
     runs: int
     """1 for the automatic schedule, one more per manual retry."""
     last_status_code: int | None
+    """The receiver's last HTTP status; null when it could not be reached."""
     last_response: str | None
     """The start of the receiver's last answer."""
     last_error: str | None
+    """Why the last attempt failed."""
     last_attempt_at: datetime | None
+    """When the last attempt was made (UTC)."""
     next_attempt_at: datetime | None
+    """When the next attempt is due (UTC); null when none is."""
     created_at: datetime
+    """When the event was queued for the endpoint (UTC)."""
     delivered_at: datetime | None
+    """When the receiver accepted it (UTC)."""
     payload: dict[str, Any]
+    """The event as sent."""
 
     @classmethod
     def of(cls, row: WebhookDelivery) -> "DeliveryView":
@@ -148,14 +178,23 @@ class DeliveryView(BaseModel):
 
 
 class DeliveryPage(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     items: list[DeliveryView]
+    """Deliveries, oldest first."""
     next_cursor: str | None
+    """Pass as `cursor` to get the next page; null on the last page."""
 
 
 class RetryAccepted(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     delivery_id: str
+    """The delivery retried."""
     status: DeliveryStatus
+    """Always `pending`: the retry schedule starts again."""
     run: int
+    """Which run of the retry schedule this is."""
 
 
 # ---- helpers ---------------------------------------------------------------------------------
@@ -198,7 +237,8 @@ def _endpoint_or_404(repo: WebhookRepository, endpoint_id: str) -> WebhookEndpoi
 # ---- endpoints -------------------------------------------------------------------------------
 
 
-@router.post("", status_code=201, response_model=CreatedWebhookEndpoint, summary="Register a webhook endpoint",
+@router.post("", status_code=201, operation_id="create_webhook_endpoint", response_model=CreatedWebhookEndpoint,
+             summary="Register a webhook endpoint",
              responses={401: PROBLEM, 403: PROBLEM, 422: VALIDATION, 503: PROBLEM})
 async def create_endpoint(request: Request, _: Admin, body: EndpointCreate) -> CreatedWebhookEndpoint:
     url = str(body.url)
@@ -220,7 +260,7 @@ async def create_endpoint(request: Request, _: Admin, body: EndpointCreate) -> C
     return created
 
 
-@router.post("/{endpoint_id}/rotate-secret", response_model=RotatedSecret,
+@router.post("/{endpoint_id}/rotate-secret", response_model=RotatedSecret, operation_id="rotate_webhook_secret",
              summary="Rotate the signing secret; the current one keeps signing for a grace period",
              responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 422: VALIDATION, 503: PROBLEM})
 def rotate_secret(request: Request, _: Admin, endpoint_id: EndpointId,
@@ -243,14 +283,16 @@ def rotate_secret(request: Request, _: Admin, endpoint_id: EndpointId,
     return RotatedSecret(id=endpoint_id, secret=secret, previous_secret_expires_at=expires)
 
 
-@router.get("", response_model=WebhookEndpointList, summary="List webhook endpoints (without secrets)",
+@router.get("", response_model=WebhookEndpointList, operation_id="list_webhook_endpoints",
+            summary="List webhook endpoints (without secrets)",
             responses={401: PROBLEM, 403: PROBLEM, 503: PROBLEM})
 def list_endpoints(request: Request, _: Admin) -> WebhookEndpointList:
     with store(request).reading() as session:
         return WebhookEndpointList(items=[WebhookEndpointView.of(e) for e in WebhookRepository(session).endpoints()])
 
 
-@router.delete("/{endpoint_id}", status_code=204, summary="Delete an endpoint and its deliveries",
+@router.delete("/{endpoint_id}", status_code=204, operation_id="delete_webhook_endpoint",
+               summary="Delete an endpoint and its deliveries",
                responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 503: PROBLEM})
 def delete_endpoint(request: Request, _: Admin, endpoint_id: EndpointId) -> Response:
     with store(request).writing() as session:
@@ -260,7 +302,8 @@ def delete_endpoint(request: Request, _: Admin, endpoint_id: EndpointId) -> Resp
     return Response(status_code=204)
 
 
-@router.get("/{endpoint_id}/deliveries", response_model=DeliveryPage, summary="An endpoint's deliveries",
+@router.get("/{endpoint_id}/deliveries", response_model=DeliveryPage, operation_id="list_webhook_deliveries",
+            summary="An endpoint's deliveries",
             responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 422: VALIDATION, 503: PROBLEM})
 def list_deliveries(
     request: Request,
@@ -283,6 +326,7 @@ def list_deliveries(
 
 
 @router.post("/{endpoint_id}/deliveries/{delivery_id}/retry", status_code=202, response_model=RetryAccepted,
+             operation_id="retry_webhook_delivery",
              summary="Retry a failed delivery now (a fresh run of the retry schedule)",
              responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 503: PROBLEM})
 async def retry_delivery(

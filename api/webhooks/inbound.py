@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 import structlog
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from temporalio.service import RPCError
 
@@ -58,11 +58,15 @@ _CURSOR = IdCursor(b"dl:")
 
 # Inbound vendor payloads ignore fields we do not use (vendors add fields), but what we use is checked.
 class WebhookLine(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     sku: Identifier
     quantity: Quantity
 
 
 class ShipmentDispatched(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     order_id: Identifier
     request_id: str | None = None
     shipment_id: Identifier
@@ -72,6 +76,8 @@ class ShipmentDispatched(BaseModel):
 
 
 class PickRejected(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     order_id: Identifier
     request_id: str | None = None
     lines: list[WebhookLine] = Field(min_length=1)
@@ -83,12 +89,16 @@ class ReturnLine(WebhookLine):
 
 
 class ReturnReceived(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     order_id: Identifier
     return_id: Identifier
     lines: list[ReturnLine] = Field(min_length=1)
 
 
 class Envelope(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     type: str
     timestamp: datetime | None = None
     data: dict[str, Any]
@@ -121,9 +131,14 @@ DATA_MODELS: dict[str, type[BaseModel]] = {
 
 
 class WebhookAck(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     status: Literal["received", "ignored"]
+    """`received`: applied (or already applied); `ignored`: nothing to apply."""
     event_id: str
+    """The delivery's `webhook-id`."""
     detail: str | None = None
+    """Why it was ignored."""
 
 
 def make_verifier(settings: Settings) -> Webhook:
@@ -190,6 +205,7 @@ def parse_event(raw: bytes) -> tuple[str, Any]:
 
 @router.post(
     "/fulfillment",
+    operation_id="receive_fulfillment_event",
     response_model=WebhookAck,
     summary="Fulfilment events (Standard Webhooks signed)",
     description="A correctly signed event that cannot be applied is answered 4xx and kept as a dead letter "
@@ -293,25 +309,41 @@ async def _keep(request: Request, event_id: str, raw: bytes, unusable: Unusable)
 
 
 class DeadLetterView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     id: int
+    """The dead letter's id."""
     source: str
+    """Who sent the event (`fulfillment`)."""
     webhook_id: str
+    """The delivery's `webhook-id`."""
     event_type: str | None
+    """The event's type, when it had one."""
     order_id: str | None
+    """The order it names, when it names one in a valid form."""
     reason: str
     """malformed_json, invalid_envelope, unsupported_type, invalid_data, unknown_workflow or too_large."""
     detail: str
+    """What was wrong, for humans."""
     errors: list[dict[str, Any]]
+    """Each offending field, as in a validation problem."""
     payload: str
     """The body as the sender signed it."""
     deliveries: int
+    """Times the sender delivered it."""
     received_at: datetime
+    """First delivery (UTC)."""
     last_received_at: datetime
+    """Latest delivery (UTC)."""
 
 
 class DeadLetterPage(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     items: list[DeadLetterView]
+    """Dead letters, oldest first."""
     next_cursor: str | None
+    """Pass as `cursor` to get the next page; null on the last page."""
 
 
 @router.get("/fulfillment/dead-letters", response_model=DeadLetterPage,

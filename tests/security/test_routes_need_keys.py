@@ -45,6 +45,7 @@ SCOPES: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/orders/{order_id}/returns/{return_id}/resolve"): {"orders:support"},
     ("GET", "/v1/erp-postings"): {"finance:read"},
     ("GET", "/v1/erp-postings/summary"): {"finance:read"},
+    ("GET", "/v1/erp-postings/export.csv"): {"finance:read"},
     ("GET", "/v1/erp-postings/{posting_id}"): {"finance:read"},
     ("POST", "/v1/reconciliation/runs"): {"finance:reconcile"},
     ("GET", "/v1/reconciliation/runs"): {"finance:read"},
