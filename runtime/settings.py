@@ -22,6 +22,14 @@ from runtime.api_keys import DEV_API_KEYS as DEV_API_KEYS  # re-exported: tests 
 from runtime.api_keys import ApiKey, named_api_keys, production_faults
 
 DEV_FULFILLMENT_WEBHOOK_SECRET = "whsec_bzJjLWRldi1mdWxmaWxsbWVudC1zZWNyZXQ="
+# DEV DEFAULTS ONLY: the sandbox's vendors accept these; production refuses them.
+DEV_STRIPE_API_KEY = "sk_test_o2c_sandbox_dev_key"
+DEV_BLOOMREACH_API_SECRET = "o2c-dev-bloomreach-secret"
+DEV_LOYALTY_WEBHOOK_AUTHORIZATION = "Bearer o2c-dev-loyalty-webhook-token"
+
+# The sandbox router each adapter speaks to when the role's URL is unset (None: the role's own router).
+SANDBOX_ROUTER_OF_ADAPTER: dict[str, str | None] = {"sandbox": None, "webhooks": None, "stripe": "stripe",
+                                                    "bloomreach": "bloomreach"}
 
 Environment = Literal["development", "production"]
 
@@ -124,9 +132,42 @@ class Settings(BaseSettings):
                                                 min_length=1)
     """Encrypt outbound webhook endpoints' signing secrets in the store; newest first, like codec_keys."""
 
-    # Vendors (the sandbox by default)
+    # Vendors: which adapter speaks for each role, where its vendor is and with which credentials (README
+    # "Adding a vendor"). An unset URL is the sandbox's router for that adapter, so the local stack needs none.
     sandbox_url: str = "http://127.0.0.1:8100"
     vendor_timeout_s: float = 5.0
+    loyalty_adapter: Literal["sandbox"] = "sandbox"
+    payments_adapter: Literal["sandbox", "stripe"] = "sandbox"
+    inventory_adapter: Literal["sandbox"] = "sandbox"
+    fulfillment_adapter: Literal["sandbox"] = "sandbox"
+    erp_adapter: Literal["sandbox"] = "sandbox"
+    marketing_adapter: Literal["webhooks", "bloomreach"] = "webhooks"
+    """`webhooks`: marketing subscribes to signed outbound webhooks like any receiver; `bloomreach`: o2c also
+    tracks each canonical event as a Bloomreach Engagement customer event, delivered through the outbox."""
+    loyalty_url: str | None = None
+    payments_url: str | None = None
+    """The payments vendor's API base, e.g. https://api.stripe.com for Stripe (test mode with a test key)."""
+    inventory_url: str | None = None
+    fulfillment_url: str | None = None
+    erp_url: str | None = None
+    marketing_url: str | None = None
+    """e.g. https://api.exponea.com for Bloomreach Engagement."""
+    payments_api_key: SecretStr = SecretStr(DEV_STRIPE_API_KEY)
+    """The Stripe secret key (sk_test_... for test mode); the sandbox's Stripe router takes any sk_test_ key."""
+    marketing_project_token: str = "o2c-sandbox-project"
+    """Bloomreach Engagement project token (path of the tracking API)."""
+    marketing_api_key_id: str = "o2c-sandbox-key"
+    """Bloomreach API key id: the user name of the tracking API's HTTP Basic auth."""
+    marketing_api_secret: SecretStr = SecretStr(DEV_BLOOMREACH_API_SECRET)
+    """Bloomreach API secret: the password of the tracking API's HTTP Basic auth."""
+    loyalty_webhook_authorization: SecretStr = SecretStr(DEV_LOYALTY_WEBHOOK_AUTHORIZATION)
+    """The exact Authorization header value the loyalty engine's webhook subscriptions send (Open Loyalty lets
+    a subscription carry one); compared in constant time."""
+    contract_check_interval_s: float = Field(default=24 * 3600.0, gt=0)
+    """How often the contract-check schedule runs every configured vendor's contract suite (non-mutating or
+    test-mode checks)."""
+    contract_check_cron: str | None = None
+    """A cron expression (UTC) for the contract checks instead of the interval."""
 
     # Business rules and saga clocks; all durations configurable so tests can use seconds.
     point_value_minor: int = Field(default=1, ge=1)
@@ -231,6 +272,13 @@ class Settings(BaseSettings):
             faults.append("O2C_CODEC_KEYS holds the committed development key")
         if any(k.key == DEV_WEBHOOK_SECRET_KEY.key for k in self.webhook_secret_keys):
             faults.append("O2C_WEBHOOK_SECRET_KEYS holds the committed development key")
+        if self.payments_adapter == "stripe" and self.payments_api_key.get_secret_value() == DEV_STRIPE_API_KEY:
+            faults.append("O2C_PAYMENTS_API_KEY is the committed development key")
+        if (self.marketing_adapter == "bloomreach"
+                and self.marketing_api_secret.get_secret_value() == DEV_BLOOMREACH_API_SECRET):
+            faults.append("O2C_MARKETING_API_SECRET is the committed development secret")
+        if self.loyalty_webhook_authorization.get_secret_value() == DEV_LOYALTY_WEBHOOK_AUTHORIZATION:
+            faults.append("O2C_LOYALTY_WEBHOOK_AUTHORIZATION is the committed development value")
         if self.codec_dev_trust_ui_origin:
             faults.append("O2C_CODEC_DEV_TRUST_UI_ORIGIN is a development-only setting")
         return faults
@@ -248,7 +296,12 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data_dir}/o2c.db"
 
     def vendor_url(self, vendor: str) -> str:
-        return f"{self.sandbox_url.rstrip('/')}/{vendor}"
+        """The base URL of the vendor that plays `vendor`'s role (loyalty, payments, ...)."""
+        configured: str | None = getattr(self, f"{vendor}_url")
+        if configured:
+            return configured.rstrip("/")
+        router = SANDBOX_ROUTER_OF_ADAPTER[getattr(self, f"{vendor}_adapter")] or vendor
+        return f"{self.sandbox_url.rstrip('/')}/{router}"
 
 
 @lru_cache(maxsize=1)

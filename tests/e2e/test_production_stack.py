@@ -31,6 +31,7 @@ async def test_an_order_completes_in_production_mode(tmp_path: Path) -> None:
         "O2C_FULFILLMENT_WEBHOOK_SECRET": "whsec_" + base64.b64encode(os.urandom(32)).decode(),
         "O2C_CODEC_KEYS": json.dumps([secret_key("prod-1")]),
         "O2C_WEBHOOK_SECRET_KEYS": json.dumps([secret_key("prod-secrets-1")]),
+        "O2C_LOYALTY_WEBHOOK_AUTHORIZATION": "Bearer " + base64.b64encode(os.urandom(32)).decode(),
     }
     stack = LocalStack.on_free_ports(tmp_path, Settings(), env=env)
     clients = Stack(stack.api_url, stack.sandbox_url)

@@ -16,6 +16,7 @@ from runtime.settings import (
     DEV_API_KEYS,
     DEV_CODEC_KEY,
     DEV_FULFILLMENT_WEBHOOK_SECRET,
+    DEV_LOYALTY_WEBHOOK_AUTHORIZATION,
     DEV_WEBHOOK_SECRET_KEY,
     Settings,
     UnsafeConfiguration,
@@ -39,13 +40,15 @@ def production(tmp_path: Path, **overrides: object) -> Settings:
         "fulfillment_webhook_secret": STRONG_SECRET,
         "codec_keys": [codec_key("prod-1")],
         "webhook_secret_keys": [codec_key("prod-secrets-1")],
+        "loyalty_webhook_authorization": "Bearer " + "w" * 40,
     }
     return Settings.model_validate({**values, **overrides})
 
 
 def dev_values() -> list[str]:
     return [*(entry.key.get_secret_value() for entry in DEV_API_KEYS.values()), DEV_FULFILLMENT_WEBHOOK_SECRET,
-            DEV_CODEC_KEY.key.get_secret_value(), DEV_WEBHOOK_SECRET_KEY.key.get_secret_value()]
+            DEV_CODEC_KEY.key.get_secret_value(), DEV_WEBHOOK_SECRET_KEY.key.get_secret_value(),
+            DEV_LOYALTY_WEBHOOK_AUTHORIZATION]
 
 
 def test_production_with_the_committed_dev_secrets_refuses_to_start_the_api(tmp_path: Path) -> None:
@@ -53,7 +56,8 @@ def test_production_with_the_committed_dev_secrets_refuses_to_start_the_api(tmp_
     with pytest.raises(UnsafeConfiguration) as refused:
         create_app(settings)
     message = str(refused.value)
-    for name in ("O2C_API_KEYS", "O2C_FULFILLMENT_WEBHOOK_SECRET", "O2C_CODEC_KEYS", "O2C_WEBHOOK_SECRET_KEYS"):
+    for name in ("O2C_API_KEYS", "O2C_FULFILLMENT_WEBHOOK_SECRET", "O2C_CODEC_KEYS", "O2C_WEBHOOK_SECRET_KEYS",
+                 "O2C_LOYALTY_WEBHOOK_AUTHORIZATION"):
         assert name in message
     assert not any(value in message for value in dev_values())
 
@@ -67,6 +71,9 @@ def test_production_with_the_committed_dev_secrets_refuses_to_start_the_api(tmp_
         ({"codec_keys": [codec_key("new"), DEV_CODEC_KEY.model_dump(mode="json") | {
             "key": DEV_CODEC_KEY.key.get_secret_value()}]}, "O2C_CODEC_KEYS"),
         ({"codec_dev_trust_ui_origin": True}, "O2C_CODEC_DEV_TRUST_UI_ORIGIN"),
+        ({"loyalty_webhook_authorization": DEV_LOYALTY_WEBHOOK_AUTHORIZATION}, "O2C_LOYALTY_WEBHOOK_AUTHORIZATION"),
+        ({"payments_adapter": "stripe"}, "O2C_PAYMENTS_API_KEY"),
+        ({"marketing_adapter": "bloomreach"}, "O2C_MARKETING_API_SECRET"),
         ({"webhook_secret_keys": [{"id": "dev-secrets-1",
                                    "key": DEV_WEBHOOK_SECRET_KEY.key.get_secret_value()}]},
          "O2C_WEBHOOK_SECRET_KEYS"),
