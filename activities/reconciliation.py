@@ -1,7 +1,8 @@
 """Reconciliation activities: find the orders a period touched, compare what each side knows about
 them (canonical/reconciliation_rules.py), and record the run and its findings in the store.
 
-Vendors are read through their adapters' readers, the store through its repositories. Every write is
+Vendors are read through their adapters' readers (payments through its PaymentGateway port), the store
+through its repositories. Every write is
 idempotent (a run is created once, a finding is keyed by run, type and reference), so a retried
 activity records nothing twice.
 """
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 
 from temporalio import activity
 
-from activities import erp, fulfillment, payments
+from activities import erp, fulfillment
 from activities.contracts.reconciliation import (
     COMPARE_BATCH,
     COMPARE_PAGE,
@@ -29,6 +30,7 @@ from activities.contracts.reconciliation import (
     RunStart,
     StuckCheck,
 )
+from activities.ports.payments import PaymentGateway
 from activities.store_executor import StoreExecutor
 from activities.vendor_http import VendorClient
 from canonical.reconciliation import (
@@ -59,9 +61,10 @@ def _correlation(run_id: str) -> str:
 
 
 class ReconciliationActivities:
-    def __init__(self, http: VendorClient, store: StoreExecutor) -> None:
+    def __init__(self, http: VendorClient, store: StoreExecutor, payments: PaymentGateway) -> None:
         self._http = http
         self._store = store
+        self._payments = payments
 
     @activity.defn(name=START_RUN)
     async def start_run(self, inp: RunStart) -> None:
@@ -115,7 +118,7 @@ class ReconciliationActivities:
         """Every order with money moved, a document posted or goods dispatched in the period."""
         corr, http = _correlation(inp.run_id), self._http
         movements, documents, dispatches = await asyncio.gather(
-            payments.movements_in(http, inp.period, corr), erp.documents_posted_in(http, inp.period, corr),
+            self._payments.movements_in(inp.period, corr), erp.documents_posted_in(http, inp.period, corr),
             fulfillment.dispatches_in(http, inp.period, corr))
         await self._record(inp.run_id, orphan_movements(movements, inp.period))
         order_ids = ({m.order_id for m in movements if m.order_id} | {d.order_id for d in documents}
@@ -129,7 +132,7 @@ class ReconciliationActivities:
         async def facts_of(order_id: str) -> OrderFacts:
             async with gate:
                 movements, documents, dispatches = await asyncio.gather(
-                    payments.movements_of(http, order_id, corr), erp.documents_of(http, order_id, corr),
+                    self._payments.movements_of(order_id, corr), erp.documents_of(http, order_id, corr),
                     fulfillment.dispatches_of(http, order_id, corr))
             return order_id, movements, documents, dispatches
 

@@ -1,0 +1,1 @@
+"""What o2c asks of each vendor role, in canonical terms (one typing.Protocol per role)."""
