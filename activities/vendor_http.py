@@ -265,6 +265,11 @@ def contract_violation(vendor: str, message: str) -> ApplicationError:
     return ApplicationError(error.describe(), error, type=ERROR_TYPE_BY_KIND[error.kind], non_retryable=True)
 
 
+def has_code(err: ApplicationError, code: str) -> bool:
+    """Whether a raised vendor error carries this vendor code."""
+    return bool(err.details) and isinstance(err.details[0], VendorError) and err.details[0].code == code
+
+
 def attempt() -> int:
     return activity.info().attempt
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from activities.adapters.sandbox_payments import SandboxPayments
+from activities.adapters.stripe_payments import StripePayments
 from activities.ports.payments import PaymentGateway
 from activities.vendor_http import VendorClient
 from runtime.settings import Settings
@@ -17,6 +18,7 @@ Factory = Callable[[Settings, VendorClient], Any]
 ADAPTERS: dict[str, dict[str, Factory]] = {
     "payments": {
         "sandbox": lambda settings, http: SandboxPayments(http),
+        "stripe": StripePayments,
     },
 }
 
