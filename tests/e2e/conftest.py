@@ -1,7 +1,9 @@
-"""One local stack (real Temporal dev server, sandbox over HTTP, worker and API processes) per session."""
+"""One local stack (real Temporal dev server, sandbox over HTTP, worker and API processes) per session; a
+second one, started on first use, whose worker speaks Stripe's protocol (O2C_PAYMENTS_ADAPTER=stripe)."""
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import pytest
 from e2e_support import Stack, make_stack
@@ -11,10 +13,12 @@ from deploy.stack import LocalStack
 from runtime.temporal import connect
 from tools.scratch_database import scratch_database
 
+PAYMENTS_ADAPTERS = ("sandbox", "stripe")
 
-@pytest.fixture(scope="session")
-def store_url() -> Iterator[str | None]:
-    """O2C_E2E_STORE=postgres (CI) runs the stack on a fresh PostgreSQL database at O2C_TEST_DATABASE_URL's
+
+@contextmanager
+def _store(prefix: str) -> Iterator[str | None]:
+    """O2C_E2E_STORE=postgres (CI) runs a stack on a fresh PostgreSQL database at O2C_TEST_DATABASE_URL's
     server; otherwise the stack keeps the store in SQLite, as `o2c run` does."""
     choice = os.environ.get("O2C_E2E_STORE", "sqlite")
     if choice == "sqlite":
@@ -23,21 +27,53 @@ def store_url() -> Iterator[str | None]:
     if choice != "postgres":
         raise ValueError(f"O2C_E2E_STORE must be sqlite or postgres, not {choice!r}")
     server = os.environ.get("O2C_TEST_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    with scratch_database(server, "o2c_e2e") as url:
+    with scratch_database(server, prefix) as url:
         yield url
 
 
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory, store_url: str | None) -> Iterator[LocalStack]:
-    env = {"O2C_DATABASE_URL": store_url} if store_url else {}
-    with make_stack(tmp_path_factory.mktemp("stack"), **env) as stack:
+@contextmanager
+def _stack(tmp_path_factory: pytest.TempPathFactory, prefix: str, **env: str) -> Iterator[LocalStack]:
+    with _store(prefix) as store_url, make_stack(
+        tmp_path_factory.mktemp(prefix), **env, **({"O2C_DATABASE_URL": store_url} if store_url else {})
+    ) as stack:
         yield stack
 
 
 @pytest.fixture(scope="session")
-async def stack(local_stack: LocalStack) -> AsyncIterator[Stack]:
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with _stack(tmp_path_factory, "o2c_e2e") as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def stripe_local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The same stack with the Stripe payments adapter, which talks to the sandbox's Stripe router."""
+    with _stack(tmp_path_factory, "o2c_e2e_stripe", O2C_PAYMENTS_ADAPTER="stripe") as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+async def default_stack(local_stack: LocalStack) -> AsyncIterator[Stack]:
     async with Stack(local_stack.api_url, local_stack.sandbox_url) as clients:
         yield clients
+
+
+@pytest.fixture(scope="session")
+async def stripe_stack(stripe_local_stack: LocalStack) -> AsyncIterator[Stack]:
+    async with Stack(stripe_local_stack.api_url, stripe_local_stack.sandbox_url) as clients:
+        yield clients
+
+
+@pytest.fixture
+def stack(default_stack: Stack) -> Stack:
+    """The stack a test drives. Modules that must hold for every payments adapter override it with
+    `each_payments_adapter`."""
+    return default_stack
+
+
+@pytest.fixture(params=PAYMENTS_ADAPTERS)
+def each_payments_adapter(request: pytest.FixtureRequest) -> Stack:
+    return request.getfixturevalue("default_stack" if request.param == "sandbox" else "stripe_stack")
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,15 @@
-"""Every saga path ends in the right status and the sandbox ledger agrees (issue: the order saga)."""
+"""Every saga path ends in the right status and the sandbox ledger agrees (issue: the order saga), with
+each payments adapter: the sandbox's own dialect and Stripe's protocol (O2C_PAYMENTS_ADAPTER=stripe)."""
 
 import pytest
 from e2e_support import SUPPORT, Stack, order
 
 pytestmark = [pytest.mark.e2e]
+
+
+@pytest.fixture
+def stack(each_payments_adapter: Stack) -> Stack:
+    return each_payments_adapter
 
 
 async def test_happy_path_captures_amount_due_and_spends_points(stack: Stack) -> None:
