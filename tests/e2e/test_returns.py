@@ -7,6 +7,12 @@ from e2e_support import SUPPORT, Ledger, Stack, order
 pytestmark = [pytest.mark.e2e]
 
 
+@pytest.fixture
+def stack(each_payments_adapter: Stack) -> Stack:
+    """With each payments adapter: the sandbox's own dialect and Stripe's protocol."""
+    return each_payments_adapter
+
+
 async def _completed(stack: Stack, lines: list[tuple[str, int, int]], points: int = 0) -> tuple[dict, Ledger]:
     body = order(lines, points=points)
     assert (await stack.place(body)).status_code == 201

@@ -7,6 +7,12 @@ from e2e_support import SUPPORT, Stack, order
 pytestmark = [pytest.mark.e2e]
 
 
+@pytest.fixture
+def stack(each_payments_adapter: Stack) -> Stack:
+    """With each payments adapter: the sandbox's own dialect and Stripe's protocol."""
+    return each_payments_adapter
+
+
 async def _resolve(stack: Stack, order_id: str, action: str, note: str) -> dict:
     response = await stack.api.post(f"/v1/orders/{order_id}/resolve", json={"action": action, "note": note},
                                     headers=SUPPORT)
