@@ -85,11 +85,12 @@ class _Refund(BaseModel):
 
 
 def _retry_after(headers: Any) -> float | None:
+    # Case-insensitive whatever mapping the HTTP client handed the SDK.
+    raw = next((value for name, value in (headers or {}).items() if name.lower() == "retry-after"), None)
     try:
-        raw = headers.get("retry-after") if headers is not None else None
         return max(0.0, float(raw)) if raw is not None else None
     except (TypeError, ValueError):
-        return None
+        return None  # HTTP-date form: the retry policy's backoff
 
 
 def _error_object(exc: stripe.StripeError) -> dict[str, Any] | None:
