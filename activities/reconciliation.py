@@ -2,9 +2,8 @@
 them (canonical/reconciliation_rules.py), and record the run and its findings in the store.
 
 Vendors are read through their adapters' readers (payments through its PaymentGateway port), the store
-through its repositories. Every write is
-idempotent (a run is created once, a finding is keyed by run, type and reference), so a retried
-activity records nothing twice.
+through its repositories. Every write is idempotent (a run is created once, a finding is keyed by run, type
+and reference), so a retried activity records nothing twice.
 """
 
 import asyncio
