@@ -326,52 +326,62 @@ async def get_payment_intent(call: Call, pi_id: str) -> JSONResponse:
     return call.run(lambda tx: Result(_intent(gateway.load(tx, pi_id), body.expand)))
 
 
+IntentAction = Callable[[Tx, dict[str, Any]], VendorError | None]
+
+
+def _act(call: StripeCall, pi_id: str, expand: list[str], action: IntentAction) -> JSONResponse:
+    """Run `action` on the intent: its problem (returned, so a lapse noticed now stays recorded) or the
+    intent as it is afterwards."""
+
+    def effect(tx: Tx) -> Result:
+        pi = gateway.load(tx, pi_id)
+        problem = action(tx, pi)
+        return error_result(problem) if problem is not None else Result(_intent(pi, expand))
+
+    return call.run(effect)
+
+
 @router.post("/payment_intents/{pi_id}/capture")
 async def capture(call: Call, pi_id: str) -> JSONResponse:
     body: IntentCapture = _parse(IntentCapture, call.params)
 
-    def effect(tx: Tx) -> Result:
-        pi = gateway.load(tx, pi_id)
+    def action(tx: Tx, pi: dict[str, Any]) -> VendorError | None:
         amount = body.amount_to_capture or pi["amount_capturable"]
         pi["metadata"] = {**pi["metadata"], **body.metadata}
         # Without multicapture every capture is final: the rest of the hold is released.
         final = body.final_capture or not pi.get("multicapture")
-        problem = gateway.capture(tx, pi, amount, final=final, reference=body.metadata.get("reference"))
-        return error_result(problem) if problem is not None else Result(_intent(pi, body.expand))
+        return gateway.capture(tx, pi, amount, final=final, reference=body.metadata.get("reference"))
 
-    return call.run(effect)
+    return _act(call, pi_id, body.expand, action)
 
 
 @router.post("/payment_intents/{pi_id}/decrement_authorization")
 async def decrement_authorization(call: Call, pi_id: str) -> JSONResponse:
     body: IntentDecrement = _parse(IntentDecrement, call.params)
 
-    def effect(tx: Tx) -> Result:
-        pi = gateway.load(tx, pi_id)
+    def action(tx: Tx, pi: dict[str, Any]) -> VendorError | None:
         total = _total(pi)
         if pi["amount_capturable"] > 0 and not pi["amount_received"] <= body.amount < total:
-            return error_result(_invalid(
-                "amount", "parameter_invalid_integer",
-                f"The new amount must be less than the current amount {total} and at least the"
-                f" amount received {pi['amount_received']}."))
+            return _invalid("amount", "parameter_invalid_integer",
+                            f"The new amount must be less than the current amount {total} and at least the"
+                            f" amount received {pi['amount_received']}.")
         pi["metadata"] = {**pi["metadata"], **body.metadata}
-        problem = gateway.decrement(tx, pi, total - body.amount)
-        return error_result(problem) if problem is not None else Result(_intent(pi, body.expand))
+        return gateway.decrement(tx, pi, total - body.amount)
 
-    return call.run(effect)
+    return _act(call, pi_id, body.expand, action)
 
 
 @router.post("/payment_intents/{pi_id}/cancel")
 async def cancel(call: Call, pi_id: str) -> JSONResponse:
     body: IntentCancel = _parse(IntentCancel, call.params)
 
-    def effect(tx: Tx) -> Result:
-        pi = gateway.load(tx, pi_id)
+    def action(tx: Tx, pi: dict[str, Any]) -> VendorError | None:
         if pi["status"] != "requires_capture":
-            return error_result(_not_capturable(pi, "cancel"))
-        return Result(_intent(gateway.cancel(tx, pi, body.cancellation_reason), body.expand))
+            return _not_capturable(pi, "cancel")
+        gateway.cancel(tx, pi, body.cancellation_reason)
+        return None
 
-    return call.run(effect)
+    return _act(call, pi_id, body.expand, action)
 
 
 @router.post("/refunds")

@@ -20,18 +20,7 @@ import stripe
 from pydantic import BaseModel
 from temporalio.exceptions import ApplicationError
 
-from activities.contracts.payments import (
-    AUTHORIZATION_EXPIRED,
-    AuthorizePayment,
-    CapturePayment,
-    RefundPayment,
-    ReleaseAuthorization,
-    authorize_key,
-    capture_key,
-    capture_reference,
-    release_key,
-    void_key,
-)
+from activities.contracts import payments as contract
 from activities.vendor_http import VendorClient, has_code, parse
 from canonical.errors import ErrorKind, VendorError
 from canonical.reconciliation import MoneyMovement, Period
@@ -42,7 +31,7 @@ VENDOR = "payments"
 DECLINES = {"card_declined", "invalid_payment_method", "expired_card", "incorrect_cvc", "processing_error",
             "authentication_required"}
 """Codes Stripe answers a card with (besides every `card_error`): a business "no" to the customer."""
-CAPTURE_REFUSALS = {AUTHORIZATION_EXPIRED, "amount_too_large", "payment_intent_unexpected_state"}
+CAPTURE_REFUSALS = {contract.AUTHORIZATION_EXPIRED, "amount_too_large", "payment_intent_unexpected_state"}
 REFUND_REFUSALS = {"amount_too_large", "charge_already_refunded"}
 SEARCH_PAGES = 20
 """An order has a handful of intents (the authorization and its re-authorizations)."""
@@ -180,8 +169,8 @@ class StripePayments:
             options["idempotency_key"] = idempotency_key
         return options
 
-    async def authorize(self, inp: AuthorizePayment) -> Authorization:
-        key = authorize_key(inp)
+    async def authorize(self, inp: contract.AuthorizePayment) -> Authorization:
+        key = contract.authorize_key(inp)
         metadata = {"order_id": inp.order_id, "reference": key}
         if inp.reauthorization_of:
             metadata["reauthorization_of"] = inp.reauthorization_of
@@ -198,10 +187,10 @@ class StripePayments:
         return Authorization(id=intent.id, amount=intent.amount, currency=intent.currency.upper(),
                              expires_at=datetime.fromtimestamp(capture_before, tz=UTC))
 
-    async def capture(self, inp: CapturePayment) -> Capture:
+    async def capture(self, inp: contract.CapturePayment) -> Capture:
         params: Any = {"amount_to_capture": inp.amount, "final_capture": False,
-                       "metadata": {"reference": capture_reference(inp)}, "expand": ["latest_charge"]}
-        options = self._options(inp.correlation_id, capture_key(inp))
+                       "metadata": {"reference": contract.capture_reference(inp)}, "expand": ["latest_charge"]}
+        options = self._options(inp.correlation_id, contract.capture_key(inp))
         captured = await self._call(
             lambda c: c.v1.payment_intents.capture_async(inp.payment_intent_id, params, options), CAPTURE_REFUSALS)
         intent = parse(VENDOR, _IntentWithCharge, captured.to_dict())
@@ -215,7 +204,7 @@ class StripePayments:
         found = await self._call(lambda c: c.v1.payment_intents.retrieve_async(intent_id, None, options))
         return parse(VENDOR, _Intent, found.to_dict())
 
-    async def release_share(self, inp: ReleaseAuthorization) -> Done:
+    async def release_share(self, inp: contract.ReleaseAuthorization) -> Done:
         """decrement_authorization takes the new total, which depends on what is held now, so a retry after a
         lost answer cannot simply resend the same request. The release records its tag in the intent's
         metadata in the same call; a retry that finds the tag has nothing left to do."""
@@ -226,7 +215,7 @@ class StripePayments:
         if intent.amount_capturable == 0:
             return Done(detail=f"hold already gone ({intent.status})")
         share = min(inp.amount, intent.amount_capturable)
-        options = self._options(inp.correlation_id, release_key(inp))
+        options = self._options(inp.correlation_id, contract.release_key(inp))
         # The SDK has no typed method for decrement_authorization: its raw request, same encoding and errors.
         path = f"/v1/payment_intents/{inp.payment_intent_id}/decrement_authorization"
         answer = await self._call(lambda c: c.raw_request_async(
@@ -256,7 +245,7 @@ class StripePayments:
 
     async def _cancel(self, intent_id: str, inp: OrderCall) -> bool:
         """Cancel one hold; False when it lapsed or was captured in between (nothing held any more)."""
-        options = self._options(inp.correlation_id, void_key(inp.order_id, intent_id))
+        options = self._options(inp.correlation_id, contract.void_key(inp.order_id, intent_id))
         params: Any = {"cancellation_reason": "abandoned"}
         try:
             await self._call(lambda c: c.v1.payment_intents.cancel_async(intent_id, params, options),
@@ -267,7 +256,7 @@ class StripePayments:
             return False
         return True
 
-    async def refund(self, inp: RefundPayment) -> Refund:
+    async def refund(self, inp: contract.RefundPayment) -> Refund:
         params: Any = {"payment_intent": inp.payment_intent_id, "amount": inp.amount,
                        "metadata": {"order_id": inp.order_id, "reference": inp.reference}}
         options = self._options(inp.correlation_id, inp.reference)
