@@ -64,7 +64,7 @@ async def stripe_stack(stripe_local_stack: LocalStack) -> AsyncIterator[Stack]:
         yield clients
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def stack(default_stack: Stack) -> Stack:
     """The stack a test drives. Modules that must hold for every payments adapter override it with
     `each_payments_adapter`."""
@@ -86,3 +86,4 @@ async def _no_faults_left(stack: Stack) -> AsyncIterator[None]:
     yield
     await stack.sandbox.delete("/_sandbox/faults")
     await stack.sandbox.put("/_sandbox/erp/posting-window", json={"open": True})
+    await stack.sandbox.delete("/_sandbox/stripe/defects")
