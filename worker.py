@@ -30,6 +30,7 @@ from activities.store_executor import StoreExecutor
 from activities.vendor_health import VendorHealthReporter
 from activities.vendor_http import VendorClient
 from activities.vendor_metrics import VendorMetrics
+from activities.vendors import vendors
 from runtime.logging import configure_logging
 from runtime.metrics import worker_runtime
 from runtime.schedules import ensure_reconciliation_schedule
@@ -75,9 +76,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         await ensure_reconciliation_schedule(client, settings)
     except Exception as exc:  # orders must flow even without the schedule; say so loudly
         log.error("reconciliation.schedule_failed", error_type=type(exc).__name__, error=str(exc))
+    ports = vendors(http, settings)
     activities = activities_of(
-        LoyaltyActivities(http), PaymentActivities(http), InventoryActivities(http), FulfillmentActivities(http),
-        ErpActivities(http, store), EventActivities(store), ReconciliationActivities(http, store),
+        LoyaltyActivities(ports.loyalty), PaymentActivities(http), InventoryActivities(ports.inventory),
+        FulfillmentActivities(ports.fulfillment), ErpActivities(ports.erp, store), EventActivities(store),
+        ReconciliationActivities(http, store, erp=ports.erp, fulfillment=ports.fulfillment),
     )
     worker = Worker(
         client,
