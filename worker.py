@@ -30,7 +30,7 @@ from activities.store_executor import StoreExecutor
 from activities.vendor_health import VendorHealthReporter
 from activities.vendor_http import VendorClient
 from activities.vendor_metrics import VendorMetrics
-from activities.vendors import payment_gateway
+from activities.vendors import vendors
 from runtime.logging import configure_logging
 from runtime.metrics import worker_runtime
 from runtime.schedules import ensure_reconciliation_schedule
@@ -76,10 +76,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         await ensure_reconciliation_schedule(client, settings)
     except Exception as exc:  # orders must flow even without the schedule; say so loudly
         log.error("reconciliation.schedule_failed", error_type=type(exc).__name__, error=str(exc))
-    payments = payment_gateway(settings, http)
+    ports = vendors(http, settings)
     activities = activities_of(
-        LoyaltyActivities(http), PaymentActivities(payments), InventoryActivities(http), FulfillmentActivities(http),
-        ErpActivities(http, store), EventActivities(store), ReconciliationActivities(http, store, payments),
+        LoyaltyActivities(ports.loyalty), PaymentActivities(ports.payments), InventoryActivities(ports.inventory),
+        FulfillmentActivities(ports.fulfillment), ErpActivities(ports.erp, store), EventActivities(store),
+        ReconciliationActivities(store, payments=ports.payments, erp=ports.erp, fulfillment=ports.fulfillment),
     )
     worker = Worker(
         client,

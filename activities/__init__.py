@@ -1,2 +1,2 @@
-"""Temporal activities, one module per vendor domain; each module's adapter is the only code that
-knows that vendor's wire format."""
+"""Temporal activities, one module per vendor role, over that role's port (ports/); the adapters
+(adapters/) are the only code that knows a vendor's wire format; vendors.py composes them."""

@@ -15,7 +15,7 @@ from activities.contracts.payments import (
     ReleaseAuthorization,
 )
 from activities.ports.payments import PaymentGateway
-from activities.vendor_http import attempt
+from activities.vendor_http import attempted
 from canonical.steps import Authorization, Capture, Done, OrderCall, Refund
 
 
@@ -25,23 +25,23 @@ class PaymentActivities:
 
     @activity.defn(name=AUTHORIZE.name)
     async def authorize_payment(self, inp: AuthorizePayment) -> Authorization:
-        return (await self._gateway.authorize(inp)).model_copy(update={"attempt": attempt()})
+        return attempted(await self._gateway.authorize(inp))
 
     @activity.defn(name=CAPTURE.name)
     async def capture_payment(self, inp: CapturePayment) -> Capture:
-        return (await self._gateway.capture(inp)).model_copy(update={"attempt": attempt()})
+        return attempted(await self._gateway.capture(inp))
 
     @activity.defn(name=RELEASE_SHARE.name)
     async def release_authorization_share(self, inp: ReleaseAuthorization) -> Done:
         """Release part of a hold, e.g. the amount due of pick-rejected lines."""
-        done = Done(detail="nothing to release") if inp.amount <= 0 else await self._gateway.release_share(inp)
-        return done.model_copy(update={"attempt": attempt()})
+        return attempted(Done(detail="nothing to release") if inp.amount <= 0
+                         else await self._gateway.release_share(inp))
 
     @activity.defn(name=VOID.name)
     async def void_authorizations(self, inp: OrderCall) -> Done:
         """Undo-if-done for every authorization of the order: cancel whatever still holds money."""
-        return (await self._gateway.void_all(inp)).model_copy(update={"attempt": attempt()})
+        return attempted(await self._gateway.void_all(inp))
 
     @activity.defn(name=REFUND.name)
     async def refund_payment(self, inp: RefundPayment) -> Refund:
-        return (await self._gateway.refund(inp)).model_copy(update={"attempt": attempt()})
+        return attempted(await self._gateway.refund(inp))

@@ -1,1 +1,2 @@
-"""The vendor adapters: the only code that knows a vendor's wire format (one module per vendor and role)."""
+"""The adapters: the only code that knows a vendor's wire format (`<vendor>_<role>.py`), each
+implementing its role's port (activities/ports/) over activities/vendor_http.py."""

@@ -17,7 +17,7 @@ from activities.contracts import payments
 from activities.payments import PaymentActivities
 from activities.vendor_http import VendorClient
 from activities.vendor_metrics import VendorMetrics
-from activities.vendors import payment_gateway
+from activities.vendors import adapter
 from canonical.errors import ErrorKind, VendorError
 from canonical.reconciliation import Period
 from runtime.settings import Settings
@@ -42,7 +42,7 @@ async def acts(served: str, metrics: RecordingMetrics) -> AsyncIterator[PaymentA
     """Wired as the worker wires them, with O2C_PAYMENTS_ADAPTER=stripe."""
     settings = Settings(sandbox_url=served, payments_adapter="stripe")
     http = VendorClient(settings, metrics)
-    gateway = payment_gateway(settings, http)
+    gateway = adapter("payments", http, settings)
     assert isinstance(gateway, StripePayments)
     try:
         yield PaymentActivities(gateway)
@@ -190,10 +190,10 @@ async def test_reconciliation_reads_fail_loudly(served: str) -> None:
     http = VendorClient(settings)
     try:
         with pytest.raises(ApplicationError, match="not supported") as raised:
-            await payment_gateway(settings, http).movements_of("O-1", "corr")
+            await adapter("payments", http, settings).movements_of("O-1", "corr")
         assert raised.value.non_retryable
         with pytest.raises(ApplicationError, match="not supported"):
-            await payment_gateway(settings, http).movements_in(Period.model_validate(
+            await adapter("payments", http, settings).movements_in(Period.model_validate(
                 {"start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"}), "corr")
     finally:
         await http.aclose()
