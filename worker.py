@@ -32,6 +32,7 @@ from activities.store_executor import StoreExecutor
 from activities.vendor_health import VendorHealthReporter
 from activities.vendor_http import VendorClient
 from activities.vendor_metrics import VendorMetrics
+from activities.vendors import vendors
 from runtime.logging import configure_logging
 from runtime.metrics import worker_runtime
 from runtime.schedules import ensure_contract_checks_schedule, ensure_reconciliation_schedule
@@ -80,9 +81,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         except Exception as exc:  # orders must flow even without the schedule; say so loudly
             log.error("schedule.failed", schedule=ensure.__name__, error_type=type(exc).__name__, error=str(exc))
     contract_gauges = ContractCheckGauges(store, runtime.metric_meter if runtime else MetricMeter.noop)
+    ports = vendors(http, settings)
     activities = activities_of(
-        LoyaltyActivities(http), PaymentActivities(http), InventoryActivities(http), FulfillmentActivities(http),
-        ErpActivities(http, store), EventActivities(store), ReconciliationActivities(http, store),
+        LoyaltyActivities(ports.loyalty), PaymentActivities(http), InventoryActivities(ports.inventory),
+        FulfillmentActivities(ports.fulfillment), ErpActivities(ports.erp, store), EventActivities(store),
+        ReconciliationActivities(http, store, erp=ports.erp, fulfillment=ports.fulfillment),
         ContractCheckActivities(settings, store, contract_gauges),
     )
     worker = Worker(

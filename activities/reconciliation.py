@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from temporalio import activity
 
-from activities import erp, fulfillment, payments
+from activities import payments
 from activities.contracts.reconciliation import (
     COMPARE_BATCH,
     COMPARE_PAGE,
@@ -29,6 +29,8 @@ from activities.contracts.reconciliation import (
     RunStart,
     StuckCheck,
 )
+from activities.ports.erp import ErpSystem
+from activities.ports.fulfillment import FulfillmentNode
 from activities.store_executor import StoreExecutor
 from activities.vendor_http import VendorClient
 from canonical.reconciliation import (
@@ -59,9 +61,12 @@ def _correlation(run_id: str) -> str:
 
 
 class ReconciliationActivities:
-    def __init__(self, http: VendorClient, store: StoreExecutor) -> None:
+    def __init__(self, http: VendorClient, store: StoreExecutor, *, erp: ErpSystem,
+                 fulfillment: FulfillmentNode) -> None:
         self._http = http
         self._store = store
+        self._erp = erp
+        self._fulfillment = fulfillment
 
     @activity.defn(name=START_RUN)
     async def start_run(self, inp: RunStart) -> None:
@@ -115,8 +120,8 @@ class ReconciliationActivities:
         """Every order with money moved, a document posted or goods dispatched in the period."""
         corr, http = _correlation(inp.run_id), self._http
         movements, documents, dispatches = await asyncio.gather(
-            payments.movements_in(http, inp.period, corr), erp.documents_posted_in(http, inp.period, corr),
-            fulfillment.dispatches_in(http, inp.period, corr))
+            payments.movements_in(http, inp.period, corr), self._erp.documents_posted_in(inp.period, corr),
+            self._fulfillment.dispatches_in(inp.period, corr))
         await self._record(inp.run_id, orphan_movements(movements, inp.period))
         order_ids = ({m.order_id for m in movements if m.order_id} | {d.order_id for d in documents}
                      | {d.order_id for d in dispatches})
@@ -129,8 +134,8 @@ class ReconciliationActivities:
         async def facts_of(order_id: str) -> OrderFacts:
             async with gate:
                 movements, documents, dispatches = await asyncio.gather(
-                    payments.movements_of(http, order_id, corr), erp.documents_of(http, order_id, corr),
-                    fulfillment.dispatches_of(http, order_id, corr))
+                    payments.movements_of(http, order_id, corr), self._erp.documents_of(order_id, corr),
+                    self._fulfillment.dispatches_of(order_id, corr))
             return order_id, movements, documents, dispatches
 
         vendor_facts = await asyncio.gather(*(facts_of(order_id) for order_id in order_ids))

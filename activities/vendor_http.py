@@ -22,6 +22,7 @@ from activities.circuit_breaker import GO, STATE_VALUE
 from activities.vendor_health import VendorHealth
 from activities.vendor_metrics import VendorMetrics
 from canonical.errors import ERROR_TYPE_BY_KIND, ErrorKind, VendorError
+from canonical.steps import StepResult
 from runtime.settings import Settings
 from runtime.tracing import aiohttp_trace_configs
 
@@ -240,6 +241,14 @@ def contract_violation(vendor: str, message: str) -> ApplicationError:
 
 def attempt() -> int:
     return activity.info().attempt
+
+
+S = TypeVar("S", bound=StepResult)
+
+
+def attempted(result: S) -> S:
+    """A port's result stamped with this activity attempt (support sees retries): adapters do not know it."""
+    return result.model_copy(update={"attempt": attempt()})
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -13,6 +13,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.contracts import loyalty
 from activities.loyalty import LoyaltyActivities
 from activities.vendor_http import VendorClient
+from activities.vendors import vendors
 from runtime.settings import Settings
 
 REF = {"correlation_id": "corr-earn"}
@@ -21,9 +22,10 @@ REF = {"correlation_id": "corr-earn"}
 @pytest.fixture
 async def acts(served: str) -> AsyncIterator[LoyaltyActivities]:
     """The activities wired to the sandbox over real HTTP, as the worker's composition root wires them."""
-    http = VendorClient(Settings(sandbox_url=served))
+    settings = Settings(sandbox_url=served)
+    http = VendorClient(settings)
     try:
-        yield LoyaltyActivities(http)
+        yield LoyaltyActivities(vendors(http, settings).loyalty)
     finally:
         await http.aclose()
 
