@@ -12,7 +12,7 @@ from activities.certification.framework import Check, run_checks
 from activities.certification.payments import PaymentsSuite, TestCards
 from activities.vendor_health import VendorHealth
 from activities.vendor_http import VendorClient
-from activities.vendors import build_adapter
+from activities.vendors import adapter
 from canonical.contract_checks import ContractCheckResult, Mode
 from runtime.settings import Settings
 
@@ -60,8 +60,8 @@ async def certify(target: Target) -> ContractCheckResult:
         # breakers or figures, and an open breaker would hide what the vendor answers from the later checks.
         http = VendorClient(settings, health=VendorHealth(settings, with_breakers=False))
         try:
-            adapter = build_adapter(target.role, settings, http)
-            checks = _SUITES[target.role](target)(adapter, proxy, run_id, settings.vendor_timeout_s)
+            port = adapter(target.role, http, settings)
+            checks = _SUITES[target.role](target)(port, proxy, run_id, settings.vendor_timeout_s)
             findings = await run_checks(checks, target.mode)
         finally:
             await http.aclose()
