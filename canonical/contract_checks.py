@@ -4,7 +4,7 @@ daily schedule. Each check is a named finding with a readable reason; a run pass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 Mode = Literal["full", "non_mutating"]
 """`full` runs every check, moving money in the vendor's test mode or sandbox; `non_mutating` only the checks
@@ -36,6 +36,7 @@ class ContractCheckResult(BaseModel):
     def failures(self) -> list[CheckFinding]:
         return [f for f in self.findings if not f.passed]
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def passed(self) -> bool:
         return bool(self.findings) and not self.failures

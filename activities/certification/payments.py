@@ -142,8 +142,8 @@ class PaymentsSuite:
 
     async def void(self) -> str:
         order, auth = await self._authorized(5_000)
-        first = await self._gateway.void(order)
-        again = await self._gateway.void(order)
+        first = await self._gateway.void_all(order)
+        again = await self._gateway.void_all(order)
         expect(first.acted, f"the first void did nothing ({first.detail})")
         expect(not again.acted, f"a second void acted again ({again.detail})")
         return f"voided {auth.id}; voiding again found nothing held"
