@@ -83,9 +83,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     contract_gauges = ContractCheckGauges(store, runtime.metric_meter if runtime else MetricMeter.noop)
     ports = vendors(http, settings)
     activities = activities_of(
-        LoyaltyActivities(ports.loyalty), PaymentActivities(http), InventoryActivities(ports.inventory),
+        LoyaltyActivities(ports.loyalty), PaymentActivities(ports.payments), InventoryActivities(ports.inventory),
         FulfillmentActivities(ports.fulfillment), ErpActivities(ports.erp, store), EventActivities(store),
-        ReconciliationActivities(http, store, erp=ports.erp, fulfillment=ports.fulfillment),
+        ReconciliationActivities(store, payments=ports.payments, erp=ports.erp, fulfillment=ports.fulfillment),
         ContractCheckActivities(settings, store, contract_gauges),
     )
     worker = Worker(

@@ -1,12 +1,7 @@
-"""Payment gateway (Stripe-style PaymentIntents with manual, multi-part capture): adapter and activities."""
+"""Payment gateway activities: authorize, capture per shipment, release a share, void, refund, through
+whichever PaymentGateway adapter the composition (activities/vendors.py) chose."""
 
-from datetime import UTC, datetime
-from math import ceil, floor
-from typing import Literal
-
-from pydantic import BaseModel
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.contracts.payments import (
     AUTHORIZE,
@@ -19,195 +14,34 @@ from activities.contracts.payments import (
     RefundPayment,
     ReleaseAuthorization,
 )
-from activities.vendor_http import VendorClient, attempt, contract_violation, parse
-from canonical.errors import VendorError
-from canonical.reconciliation import MoneyMovement, Period
+from activities.ports.payments import PaymentGateway
+from activities.vendor_http import attempt
 from canonical.steps import Authorization, Capture, Done, OrderCall, Refund
-
-VENDOR = "payments"
-DECLINES = {"card_declined", "invalid_payment_method"}
-
-
-class _CaptureRecord(BaseModel):
-    id: str
-    amount: int
-    reference: str | None = None
-
-
-class _Intent(BaseModel):
-    id: str
-    amount: int
-    amount_capturable: int
-    currency: str
-    status: str
-    capture_before: int
-    captures: list[_CaptureRecord] = []
-
-
-class _Intents(BaseModel):
-    data: list[_Intent]
-
-
-def _authorization(intent: _Intent) -> Authorization:
-    return Authorization(
-        id=intent.id, amount=intent.amount, currency=intent.currency.upper(),
-        expires_at=datetime.fromtimestamp(intent.capture_before, tz=UTC), attempt=attempt(),
-    )
-
-
-def _has_code(err: ApplicationError, code: str) -> bool:
-    return bool(err.details) and isinstance(err.details[0], VendorError) and err.details[0].code == code
-
-
-class _Refund(BaseModel):
-    id: str
-    amount: int
-    payment_intent: str
 
 
 class PaymentActivities:
-    """The payment gateway: authorize, capture per shipment, release a share, void, refund."""
-
-    def __init__(self, http: VendorClient) -> None:
-        self._http = http
+    def __init__(self, gateway: PaymentGateway) -> None:
+        self._gateway = gateway
 
     @activity.defn(name=AUTHORIZE.name)
     async def authorize_payment(self, inp: AuthorizePayment) -> Authorization:
-        key = (f"{inp.order_id}:reauthorize:{inp.reauthorization}" if inp.reauthorization
-               else f"{inp.order_id}:authorize")
-        metadata = {"order_id": inp.order_id, "reference": key}
-        if inp.reauthorization_of:
-            metadata["reauthorization_of"] = inp.reauthorization_of
-        body = await self._http.call(
-            VENDOR, "POST", "/payment_intents",
-            json={"amount": inp.amount, "currency": inp.currency.lower(), "payment_method": inp.method_token,
-                  "capture_method": "manual", "metadata": metadata},
-            idempotency_key=key, correlation_id=inp.correlation_id, business_codes=DECLINES,
-        )
-        return _authorization(parse(VENDOR, _Intent, body))
+        return (await self._gateway.authorize(inp)).model_copy(update={"attempt": attempt()})
 
     @activity.defn(name=CAPTURE.name)
     async def capture_payment(self, inp: CapturePayment) -> Capture:
-        reference = f"{inp.order_id}:capture:{inp.shipment_id}"
-        # A re-authorized capture goes to another intent: a new key, so the expired attempt's stored
-        # answer is not replayed; the business reference stays the same for reconciliation.
-        key = reference if not inp.reauthorization else f"{reference}:r{inp.reauthorization}"
-        body = await self._http.call(
-            VENDOR, "POST", f"/payment_intents/{inp.payment_intent_id}/capture",
-            json={"amount_to_capture": inp.amount, "final_capture": False, "metadata": {"reference": reference}},
-            idempotency_key=key, correlation_id=inp.correlation_id,
-            business_codes={"charge_expired_for_capture", "amount_too_large", "payment_intent_unexpected_state"},
-        )
-        intent = parse(VENDOR, _Intent, body)
-        record = next((c for c in intent.captures if c.reference == reference), None)
-        if record is None:
-            raise contract_violation(VENDOR, f"capture {reference} missing from the intent's captures")
-        return Capture(shipment_id=inp.shipment_id, capture_id=record.id, payment_intent_id=intent.id,
-                       amount=record.amount, points=inp.points, attempt=attempt())
+        return (await self._gateway.capture(inp)).model_copy(update={"attempt": attempt()})
 
     @activity.defn(name=RELEASE_SHARE.name)
     async def release_authorization_share(self, inp: ReleaseAuthorization) -> Done:
-        """Release part of a hold, e.g. the amount due of pick-rejected lines.
-
-        The request body depends on the input only, never on what the hold is now: a retry after a lost
-        answer (the decrement did happen) must send the same body under the same key, to get the stored
-        answer instead of `400 idempotency_error` (found by `o2c chaos`: the first attempt timed out, the
-        retry asked for min(share, what was left) and the order went to needs_attention).
-        """
-        if inp.amount <= 0:
-            return Done(detail="nothing to release", attempt=attempt())
-        body = await self._http.call(VENDOR, "GET", f"/payment_intents/{inp.payment_intent_id}",
-                                     correlation_id=inp.correlation_id)
-        intent = parse(VENDOR, _Intent, body)
-        if intent.amount_capturable == 0:
-            return Done(detail=f"hold already gone ({intent.status})", attempt=attempt())
-        key = f"{inp.order_id}:auth-release:{inp.tag}"
-        path = f"/payment_intents/{inp.payment_intent_id}/decrement_authorization"
-        try:
-            await self._http.call(VENDOR, "POST", path, json={"amount_to_decrement": inp.amount}, idempotency_key=key,
-                       correlation_id=inp.correlation_id, business_codes={"amount_too_large"})
-        except ApplicationError as err:
-            if not _has_code(err, "amount_too_large"):
-                raise
-            # Less is held than this share (the hold shrank some other way): release what is left, once.
-            await self._http.call(VENDOR, "POST", path, json={"amount_to_decrement": intent.amount_capturable},
-                       idempotency_key=f"{key}:rest", correlation_id=inp.correlation_id)
-            return Done(detail=f"released the remaining {intent.amount_capturable}", attempt=attempt())
-        return Done(detail=f"released {inp.amount}", attempt=attempt())
+        """Release part of a hold, e.g. the amount due of pick-rejected lines."""
+        done = Done(detail="nothing to release") if inp.amount <= 0 else await self._gateway.release_share(inp)
+        return done.model_copy(update={"attempt": attempt()})
 
     @activity.defn(name=VOID.name)
     async def void_authorizations(self, inp: OrderCall) -> Done:
-        """Undo-if-done for every authorization of the order: cancel whatever still holds money.
-
-        Looks intents up by order, so it also voids an authorization whose activity died before
-        recording it.
-        """
-        body = await self._http.call(VENDOR, "GET", "/payment_intents", params={"order_id": inp.order_id},
-                          correlation_id=inp.correlation_id)
-        voided = []
-        for intent in parse(VENDOR, _Intents, body).data:
-            if intent.amount_capturable > 0:
-                await self._http.call(
-                    VENDOR, "POST", f"/payment_intents/{intent.id}/cancel",
-                    json={"cancellation_reason": "abandoned"},
-                    idempotency_key=f"{inp.order_id}:void:{intent.id}", correlation_id=inp.correlation_id,
-                )
-                voided.append(intent.id)
-        return Done(detail=f"voided {', '.join(voided)}" if voided else "nothing held", acted=bool(voided),
-                    attempt=attempt())
+        """Undo-if-done for every authorization of the order: cancel whatever still holds money."""
+        return (await self._gateway.void_all(inp)).model_copy(update={"attempt": attempt()})
 
     @activity.defn(name=REFUND.name)
     async def refund_payment(self, inp: RefundPayment) -> Refund:
-        body = await self._http.call(
-            VENDOR, "POST", "/refunds",
-            json={"payment_intent": inp.payment_intent_id, "amount": inp.amount,
-                  "metadata": {"order_id": inp.order_id, "reference": inp.reference}},
-            idempotency_key=inp.reference, correlation_id=inp.correlation_id,
-            business_codes={"amount_too_large", "charge_already_refunded"},
-        )
-        refund = parse(VENDOR, _Refund, body)
-        return Refund(refund_id=refund.id, payment_intent_id=refund.payment_intent, amount=refund.amount,
-                      reference=inp.reference, attempt=attempt())
-
-
-# ---- reconciliation's reads: balance transactions (Stripe's /v1/balance_transactions shape) ---------
-# Every capture and refund that moved money. Refunds come negative, as at Stripe; the facts handed on
-# are positive amounts with a flow.
-
-
-class _Metadata(BaseModel):
-    order_id: str | None = None
-    reference: str | None = None
-
-
-class _BalanceTransaction(BaseModel):
-    id: str
-    amount: int
-    currency: str
-    created: int
-    type: Literal["charge", "refund"]
-    source: str
-    metadata: _Metadata = _Metadata()
-
-
-def _movement(txn: _BalanceTransaction) -> MoneyMovement:
-    return MoneyMovement(flow="charge" if txn.type == "charge" else "refund", source_id=txn.source,
-                         order_id=txn.metadata.order_id, reference=txn.metadata.reference or txn.source,
-                         amount=abs(txn.amount), currency=txn.currency.upper(),
-                         at=datetime.fromtimestamp(txn.created, tz=UTC))
-
-
-async def _movements(http: VendorClient, params: dict[str, str], correlation_id: str) -> list[MoneyMovement]:
-    items = await http.read_all(VENDOR, "/balance_transactions", params, id_field="id", correlation_id=correlation_id)
-    return [_movement(parse(VENDOR, _BalanceTransaction, item)) for item in items]
-
-
-async def movements_in(http: VendorClient, period: Period, correlation_id: str) -> list[MoneyMovement]:
-    """Captures and refunds created in the period. `created` is whole seconds: the bounds are widened
-    to whole seconds and the result cut to the period exactly."""
-    params = {"created[gte]": str(floor(period.start.timestamp())), "created[lt]": str(ceil(period.end.timestamp()))}
-    return [m for m in await _movements(http, params, correlation_id) if period.contains(m.at)]
-
-
-async def movements_of(http: VendorClient, order_id: str, correlation_id: str) -> list[MoneyMovement]:
-    return await _movements(http, {"order_id": order_id}, correlation_id)
+        return (await self._gateway.refund(inp)).model_copy(update={"attempt": attempt()})

@@ -1,7 +1,8 @@
 """Reconciliation activities: find the orders a period touched, compare what each side knows about
 them (canonical/reconciliation_rules.py), and record the run and its findings in the store.
 
-Vendors are read through their adapters' readers, the store through its repositories. Every write is
+Vendors are read through their adapters' readers (payments through its PaymentGateway port), the store
+through its repositories. Every write is
 idempotent (a run is created once, a finding is keyed by run, type and reference), so a retried
 activity records nothing twice.
 """
@@ -12,7 +13,6 @@ from datetime import UTC, datetime
 
 from temporalio import activity
 
-from activities import payments
 from activities.contracts.reconciliation import (
     COMPARE_BATCH,
     COMPARE_PAGE,
@@ -31,8 +31,8 @@ from activities.contracts.reconciliation import (
 )
 from activities.ports.erp import ErpSystem
 from activities.ports.fulfillment import FulfillmentNode
+from activities.ports.payments import PaymentGateway
 from activities.store_executor import StoreExecutor
-from activities.vendor_http import VendorClient
 from canonical.reconciliation import (
     DispatchFact,
     ErpDocumentFact,
@@ -61,10 +61,10 @@ def _correlation(run_id: str) -> str:
 
 
 class ReconciliationActivities:
-    def __init__(self, http: VendorClient, store: StoreExecutor, *, erp: ErpSystem,
+    def __init__(self, store: StoreExecutor, *, payments: PaymentGateway, erp: ErpSystem,
                  fulfillment: FulfillmentNode) -> None:
-        self._http = http
         self._store = store
+        self._payments = payments
         self._erp = erp
         self._fulfillment = fulfillment
 
@@ -118,9 +118,9 @@ class ReconciliationActivities:
 
     async def _discover(self, inp: PeriodScan) -> list[str]:
         """Every order with money moved, a document posted or goods dispatched in the period."""
-        corr, http = _correlation(inp.run_id), self._http
+        corr = _correlation(inp.run_id)
         movements, documents, dispatches = await asyncio.gather(
-            payments.movements_in(http, inp.period, corr), self._erp.documents_posted_in(inp.period, corr),
+            self._payments.movements_in(inp.period, corr), self._erp.documents_posted_in(inp.period, corr),
             self._fulfillment.dispatches_in(inp.period, corr))
         await self._record(inp.run_id, orphan_movements(movements, inp.period))
         order_ids = ({m.order_id for m in movements if m.order_id} | {d.order_id for d in documents}
@@ -129,12 +129,12 @@ class ReconciliationActivities:
 
     async def _compare(self, run_id: str, period: Period, order_ids: list[str]) -> int:
         """Compare everything each side knows about these orders; record the findings; return how many."""
-        corr, http, gate = _correlation(run_id), self._http, asyncio.Semaphore(VENDOR_CONCURRENCY)
+        corr, gate = _correlation(run_id), asyncio.Semaphore(VENDOR_CONCURRENCY)
 
         async def facts_of(order_id: str) -> OrderFacts:
             async with gate:
                 movements, documents, dispatches = await asyncio.gather(
-                    payments.movements_of(http, order_id, corr), self._erp.documents_of(order_id, corr),
+                    self._payments.movements_of(order_id, corr), self._erp.documents_of(order_id, corr),
                     self._fulfillment.dispatches_of(order_id, corr))
             return order_id, movements, documents, dispatches
 

@@ -13,18 +13,21 @@ from activities.adapters.sandbox_erp import SandboxErp
 from activities.adapters.sandbox_fulfillment import SandboxFulfillment
 from activities.adapters.sandbox_inventory import SandboxInventory
 from activities.adapters.sandbox_loyalty import SandboxLoyalty
+from activities.adapters.sandbox_payments import SandboxPayments
 from activities.ports.erp import ErpSystem
 from activities.ports.fulfillment import FulfillmentNode
 from activities.ports.inventory import InventoryService
 from activities.ports.loyalty import LoyaltyEngine
+from activities.ports.payments import PaymentGateway
 from activities.vendor_http import VendorClient
 from runtime.settings import Settings
 
 AdapterFactory = Callable[[VendorClient, Settings], Any]
 
-ROLES = ("loyalty", "inventory", "fulfillment", "erp")
+ROLES = ("loyalty", "payments", "inventory", "fulfillment", "erp")
 ADAPTERS: dict[str, dict[str, AdapterFactory]] = {role: {} for role in ROLES}
 ADAPTERS["loyalty"]["sandbox"] = lambda http, settings: SandboxLoyalty(http)
+ADAPTERS["payments"]["sandbox"] = lambda http, settings: SandboxPayments(http)
 ADAPTERS["inventory"]["sandbox"] = lambda http, settings: SandboxInventory(http)
 ADAPTERS["fulfillment"]["sandbox"] = lambda http, settings: SandboxFulfillment(http)
 ADAPTERS["erp"]["sandbox"] = lambda http, settings: SandboxErp(http)
@@ -52,11 +55,13 @@ class Vendors:
     """The port of each vendor role, as the settings configure them."""
 
     loyalty: LoyaltyEngine
+    payments: PaymentGateway
     inventory: InventoryService
     fulfillment: FulfillmentNode
     erp: ErpSystem
 
 
 def vendors(http: VendorClient, settings: Settings) -> Vendors:
-    return Vendors(loyalty=adapter("loyalty", http, settings), inventory=adapter("inventory", http, settings),
+    return Vendors(loyalty=adapter("loyalty", http, settings), payments=adapter("payments", http, settings),
+                   inventory=adapter("inventory", http, settings),
                    fulfillment=adapter("fulfillment", http, settings), erp=adapter("erp", http, settings))

@@ -7,6 +7,7 @@ Retry-After and timeouts work against any endpoint, Stripe test mode included, a
 """
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,8 +103,6 @@ def _injected(message: str) -> dict[str, Any]:
 
 def body_text(answer: SeenAnswer, limit: int = 200) -> str:
     text = answer.body.decode("utf-8", "replace")
-    try:
+    with contextlib.suppress(ValueError):
         text = json.dumps(json.loads(text), separators=(",", ":"))
-    except ValueError:
-        pass
     return text if len(text) <= limit else text[:limit] + "…"

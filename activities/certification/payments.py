@@ -109,7 +109,7 @@ class PaymentsSuite:
     # -- happy paths ------------------------------------------------------------------------------
 
     async def authorize(self) -> str:
-        order, auth = await self._authorized(10_000)
+        _, auth = await self._authorized(10_000)
         expect(auth.amount == 10_000 and auth.currency == CURRENCY,
                f"authorized {auth.amount} {auth.currency} for 10000 {CURRENCY}")
         expect(auth.expires_at > datetime.now(UTC), f"the hold expires in the past ({auth.expires_at.isoformat()})")
@@ -176,7 +176,7 @@ class PaymentsSuite:
         try:
             await self._gateway.capture(self._capture_input(order, auth, "s2", 6_000))
         except Exception as exc:
-            raise CheckFailed(f"capturing the remaining 6000 failed ({exc}): the repeated capture took money twice")
+            raise CheckFailed(f"capturing the remaining 6000 failed ({exc}): the repeated capture took money twice") from None
         return f"the same capture key twice gave one capture ({first.capture_id}); the remaining 6000 captured"
 
     async def idempotent_refund(self) -> str:

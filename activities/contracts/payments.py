@@ -44,3 +44,28 @@ REFUND = Operation("refund_payment", RefundPayment, Refund)
 
 # Codes the gateway answers that the saga acts on.
 AUTHORIZATION_EXPIRED = "charge_expired_for_capture"
+
+
+# The business keys sent as idempotency keys: the same whichever gateway adapter runs.
+
+def authorize_key(inp: AuthorizePayment) -> str:
+    return f"{inp.order_id}:reauthorize:{inp.reauthorization}" if inp.reauthorization else f"{inp.order_id}:authorize"
+
+
+def capture_reference(inp: CapturePayment) -> str:
+    return f"{inp.order_id}:capture:{inp.shipment_id}"
+
+
+def capture_key(inp: CapturePayment) -> str:
+    # A re-authorized capture goes to another intent: a new key, so the expired attempt's stored answer is
+    # not replayed; the business reference (capture_reference) stays the same for reconciliation.
+    reference = capture_reference(inp)
+    return reference if not inp.reauthorization else f"{reference}:r{inp.reauthorization}"
+
+
+def release_key(inp: ReleaseAuthorization) -> str:
+    return f"{inp.order_id}:auth-release:{inp.tag}"
+
+
+def void_key(order_id: str, payment_intent_id: str) -> str:
+    return f"{order_id}:void:{payment_intent_id}"

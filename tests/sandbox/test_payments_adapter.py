@@ -10,6 +10,7 @@ import pytest
 from sandbox_testkit import Api
 from temporalio.testing import ActivityEnvironment
 
+from activities.adapters.sandbox_payments import SandboxPayments
 from activities.contracts import payments
 from activities.payments import PaymentActivities
 from activities.vendor_http import VendorClient
@@ -23,7 +24,7 @@ async def acts(served: str) -> AsyncIterator[PaymentActivities]:
     """The activities wired to the sandbox over real HTTP, as the worker's composition root wires them."""
     http = VendorClient(Settings(sandbox_url=served))
     try:
-        yield PaymentActivities(http)
+        yield PaymentActivities(SandboxPayments(http))
     finally:
         await http.aclose()
 
