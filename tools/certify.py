@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from activities.certification.payments import TestCards
 from activities.certification.runner import Target, certify, suite_roles
 from canonical.contract_checks import ContractCheckResult
+from runtime.logging import configure_logging
 from runtime.settings import Settings
 
 REPORT_DIR = Path(".data/certification")
@@ -67,6 +68,8 @@ def _target(args: argparse.Namespace) -> Target:
 
 
 def run_certify(args: argparse.Namespace) -> int:
+    # The suite provokes vendor errors on purpose: the findings say what matters, not the client's warnings.
+    configure_logging("ERROR")
     result = asyncio.run(certify(_target(args)))
     json_path = args.json or REPORT_DIR / f"{result.role}-{result.adapter}-{result.run_id}.json"
     certificate_path = args.certificate or json_path.with_suffix(".md")

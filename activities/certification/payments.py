@@ -176,7 +176,8 @@ class PaymentsSuite:
         try:
             await self._gateway.capture(self._capture_input(order, auth, "s2", 6_000))
         except Exception as exc:
-            raise CheckFailed(f"capturing the remaining 6000 failed ({exc}): the repeated capture took money twice") from None
+            raise CheckFailed(
+                f"capturing the remaining 6000 failed ({exc}): the repeated capture took money twice") from None
         return f"the same capture key twice gave one capture ({first.capture_id}); the remaining 6000 captured"
 
     async def idempotent_refund(self) -> str:
