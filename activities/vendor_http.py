@@ -7,7 +7,7 @@ a transient fault, and retries honour the vendor's Retry-After.
 
 import json
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, NoReturn, TypeVar
@@ -27,6 +27,7 @@ from runtime.settings import Settings
 from runtime.tracing import aiohttp_trace_configs
 
 log = structlog.get_logger("o2c.vendor")
+T = TypeVar("T")
 
 def raise_vendor_error(error: VendorError) -> NoReturn:
     if activity.in_activity():
@@ -121,8 +122,9 @@ class VendorClient:
         self._timeout = aiohttp.ClientTimeout(total=settings.vendor_timeout_s)
         self._session: aiohttp.ClientSession | None = None
 
-    def _http(self) -> aiohttp.ClientSession:
-        # Made on first use, inside the event loop that will run the calls.
+    def session(self) -> aiohttp.ClientSession:
+        """The pooled session (traced, bounded by O2C_VENDOR_TIMEOUT_S), also for vendor SDKs that take one.
+        Made on first use, inside the event loop that will run the calls."""
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=self._timeout, connector=aiohttp.TCPConnector(limit=200, limit_per_host=50),
@@ -151,6 +153,31 @@ class VendorClient:
             headers["Idempotency-Key"] = idempotency_key
         url = f"{self._settings.vendor_url(vendor)}{path}"
         bound = log.bind(vendor=vendor, method=method, path=path, idempotency_key=idempotency_key)
+        answer = await self._guarded(
+            vendor, lambda: self._exchange(vendor, method, url, json, params, headers, business_codes, bound))
+        return _json_object(vendor, answer)
+
+    async def guard(self, vendor: str, exchange: Callable[[], Awaitable[T]],
+                    classify_failure: Callable[[Exception], VendorError | None]) -> T:
+        """One exchange made by a vendor's own SDK, through the same breaker, metrics and classification as
+        `call`: `classify_failure` turns what the SDK raised into a VendorError (None: not a vendor failure,
+        re-raised as is)."""
+
+        async def classified() -> tuple[T | None, VendorError | None]:
+            try:
+                return await exchange(), None
+            except Exception as exc:
+                error = classify_failure(exc)
+                if error is None:
+                    raise
+                log.warning("vendor.error", vendor=vendor, status=error.http_status, code=error.code, kind=error.kind)
+                return None, error
+
+        result = await self._guarded(vendor, classified)
+        return result  # type: ignore[return-value]  # not None: _guarded raised on an error
+
+    async def _guarded(self, vendor: str, exchange: Callable[[], Awaitable[tuple[T, VendorError | None]]]) -> T:
+        """The exchange behind the vendor's breaker, observed in the metrics; a failure raised classified."""
         breaker = self.health.breakers.get(vendor) if self.health.breakers else None
         admission = breaker.admit() if breaker else GO
         if breaker and admission.wait is not None:
@@ -158,7 +185,7 @@ class VendorClient:
             raise_vendor_error(circuit_open_error(vendor, admission.wait, breaker.last_failure))
         started = time.monotonic()
         try:
-            answer, error = await self._exchange(vendor, method, url, json, params, headers, business_codes, bound)
+            result, error = await exchange()
         except BaseException:
             if breaker:
                 breaker.abandon(admission)
@@ -169,7 +196,7 @@ class VendorClient:
             breaker.record(admission, failed=transient, detail=error.describe() if error and transient else None)
         if error is not None:
             raise_vendor_error(error)
-        return _json_object(vendor, answer)
+        return result
 
     def _observe(self, vendor: str, outcome: str, seconds: float | None) -> None:
         self._metrics.observe(vendor, outcome, seconds)
@@ -180,7 +207,7 @@ class VendorClient:
                         bound: Any) -> tuple[VendorAnswer, VendorError | None]:
         """The request and its answer, or the classified failure (the answer is then a placeholder)."""
         try:
-            async with self._http().request(method, url, json=json, params=params, headers=headers) as response:
+            async with self.session().request(method, url, json=json, params=params, headers=headers) as response:
                 answer = VendorAnswer(response.status, response.reason or "", response.headers, await response.read())
         except TimeoutError as exc:
             bound.warning("vendor.timeout")
@@ -237,6 +264,11 @@ def contract_violation(vendor: str, message: str) -> ApplicationError:
     error = VendorError(vendor=vendor, kind=ErrorKind.CONTRACT_VIOLATION, code="contract_violation", message=message,
                         attempt=activity.info().attempt if activity.in_activity() else None)
     return ApplicationError(error.describe(), error, type=ERROR_TYPE_BY_KIND[error.kind], non_retryable=True)
+
+
+def has_code(err: ApplicationError, code: str) -> bool:
+    """Whether a raised vendor error carries this vendor code."""
+    return bool(err.details) and isinstance(err.details[0], VendorError) and err.details[0].code == code
 
 
 def attempt() -> int:

@@ -14,6 +14,7 @@ from activities.adapters.sandbox_fulfillment import SandboxFulfillment
 from activities.adapters.sandbox_inventory import SandboxInventory
 from activities.adapters.sandbox_loyalty import SandboxLoyalty
 from activities.adapters.sandbox_payments import SandboxPayments
+from activities.adapters.stripe_payments import StripePayments
 from activities.ports.erp import ErpSystem
 from activities.ports.fulfillment import FulfillmentNode
 from activities.ports.inventory import InventoryService
@@ -28,6 +29,7 @@ ROLES = ("loyalty", "payments", "inventory", "fulfillment", "erp")
 ADAPTERS: dict[str, dict[str, AdapterFactory]] = {role: {} for role in ROLES}
 ADAPTERS["loyalty"]["sandbox"] = lambda http, settings: SandboxLoyalty(http)
 ADAPTERS["payments"]["sandbox"] = lambda http, settings: SandboxPayments(http)
+ADAPTERS["payments"]["stripe"] = lambda http, settings: StripePayments(settings, http)
 ADAPTERS["inventory"]["sandbox"] = lambda http, settings: SandboxInventory(http)
 ADAPTERS["fulfillment"]["sandbox"] = lambda http, settings: SandboxFulfillment(http)
 ADAPTERS["erp"]["sandbox"] = lambda http, settings: SandboxErp(http)
@@ -65,3 +67,8 @@ def vendors(http: VendorClient, settings: Settings) -> Vendors:
     return Vendors(loyalty=adapter("loyalty", http, settings), payments=adapter("payments", http, settings),
                    inventory=adapter("inventory", http, settings),
                    fulfillment=adapter("fulfillment", http, settings), erp=adapter("erp", http, settings))
+
+
+def payment_gateway(settings: Settings, http: VendorClient) -> PaymentGateway:
+    gateway: PaymentGateway = adapter("payments", http, settings)
+    return gateway

@@ -17,6 +17,7 @@ from . import (
     loyalty,
     marketing,
     payments,
+    stripe,
 )
 from .context import Runtime
 from .errors import install_error_handlers
@@ -48,6 +49,9 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
     # Reconciliation's reads (balance transactions) and plants (hand-made documents, shipments).
     app.include_router(balance_transactions.router)
     app.include_router(finance_control.router)
+    # Stripe's wire protocol over the same payments gateway, and its deliberately broken modes.
+    app.include_router(stripe.router)
+    app.include_router(stripe.control_router)
     return app
 
 

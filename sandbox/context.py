@@ -94,13 +94,16 @@ class CallContext:
     idempotency_key: str | None
     correlation_id: str | None
     fingerprint: str
+    scope: str | None = None
+    """Where its idempotency keys live (default: the vendor); Stripe scopes them per API key."""
 
     def run(self, effect: Effect) -> JSONResponse:
         key = self.idempotency_key if self.method == "POST" else None
+        scope = self.scope or self.vendor
         with self.runtime.db.transaction() as conn:
             tx = Tx(conn, self.vendor, now(), self.runtime.settings, key, self.correlation_id)
             if key is not None:
-                stored = idempotency.lookup(conn, self.vendor, key)
+                stored = idempotency.lookup(conn, scope, key)
                 if stored is not None:
                     if stored.fingerprint != self.fingerprint:
                         raise VendorError(
@@ -124,7 +127,7 @@ class CallContext:
             if key is not None and result.status < 500:
                 idempotency.store(
                     conn,
-                    self.vendor,
+                    scope,
                     key,
                     idempotency.StoredResponse(self.fingerprint, result.status, result.body, result.headers),
                     tx.now,

@@ -73,8 +73,13 @@ def snapshot(conn: sqlite3.Connection) -> dict[str, Any]:
     }
 
 
+ROUTER_VENDOR = {"stripe": "payments"}
+"""Routers that speak another wire protocol for a vendor: its faults apply to them too."""
+
+
 def vendor_of(path: str) -> str | None:
     first = path.lstrip("/").split("/", 1)[0]
+    first = ROUTER_VENDOR.get(first, first)
     return first if first in VENDORS else None
 
 

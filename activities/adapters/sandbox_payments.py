@@ -19,8 +19,7 @@ from activities.contracts.payments import (
     release_key,
     void_key,
 )
-from activities.vendor_http import VendorClient, contract_violation, parse
-from canonical.errors import VendorError
+from activities.vendor_http import VendorClient, contract_violation, has_code, parse
 from canonical.reconciliation import MoneyMovement, Period
 from canonical.steps import Authorization, Capture, Done, OrderCall, Refund
 
@@ -57,10 +56,6 @@ class _Refund(BaseModel):
 def _authorization(intent: _Intent) -> Authorization:
     return Authorization(id=intent.id, amount=intent.amount, currency=intent.currency.upper(),
                          expires_at=datetime.fromtimestamp(intent.capture_before, tz=UTC))
-
-
-def has_code(err: ApplicationError, code: str) -> bool:
-    return bool(err.details) and isinstance(err.details[0], VendorError) and err.details[0].code == code
 
 
 class SandboxPayments:
