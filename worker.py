@@ -14,10 +14,12 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
+from temporalio.common import MetricMeter
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.backlog_metrics import start_backlog_reporter
+from activities.contract_checks import ContractCheckActivities, ContractCheckGauges
 from activities.erp import ErpActivities
 from activities.events import EventActivities
 from activities.fulfillment import FulfillmentActivities
@@ -33,15 +35,16 @@ from activities.vendor_metrics import VendorMetrics
 from activities.vendors import vendors
 from runtime.logging import configure_logging
 from runtime.metrics import worker_runtime
-from runtime.schedules import ensure_reconciliation_schedule
+from runtime.schedules import ensure_contract_checks_schedule, ensure_reconciliation_schedule
 from runtime.settings import Settings, get_settings
 from runtime.temporal import connect
 from runtime.tracing import WORKER_SERVICE, start_tracing, stop_tracing
 from store import migrate
+from workflows.contract_checks import ContractChecksWorkflow
 from workflows.order import OrderWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
 
-WORKFLOWS = [OrderWorkflow, ReconciliationWorkflow]
+WORKFLOWS = [OrderWorkflow, ReconciliationWorkflow, ContractChecksWorkflow]
 
 # Pydantic's e-mail validation imports these lazily while the sandbox deserializes an order, and the
 # stdlib log handler formats workflow.logger records with structlog; they may pass through instead of
@@ -72,15 +75,18 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     runtime = worker_runtime(settings)
     http = VendorClient(settings, VendorMetrics(runtime.metric_meter) if runtime else None)
     client = await connect(settings, worker=True, runtime=runtime)
-    try:
-        await ensure_reconciliation_schedule(client, settings)
-    except Exception as exc:  # orders must flow even without the schedule; say so loudly
-        log.error("reconciliation.schedule_failed", error_type=type(exc).__name__, error=str(exc))
+    for ensure in (ensure_reconciliation_schedule, ensure_contract_checks_schedule):
+        try:
+            await ensure(client, settings)
+        except Exception as exc:  # orders must flow even without the schedule; say so loudly
+            log.error("schedule.failed", schedule=ensure.__name__, error_type=type(exc).__name__, error=str(exc))
+    contract_gauges = ContractCheckGauges(store, runtime.metric_meter if runtime else MetricMeter.noop)
     ports = vendors(http, settings)
     activities = activities_of(
         LoyaltyActivities(ports.loyalty), PaymentActivities(ports.payments), InventoryActivities(ports.inventory),
         FulfillmentActivities(ports.fulfillment), ErpActivities(ports.erp, store), EventActivities(store),
         ReconciliationActivities(store, payments=ports.payments, erp=ports.erp, fulfillment=ports.fulfillment),
+        ContractCheckActivities(settings, store, contract_gauges),
     )
     worker = Worker(
         client,
@@ -107,12 +113,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     # Vendor call figures and breaker states into the store, for GET /v1/ops/vendors (activities/vendor_health.py).
     vendor_health = asyncio.create_task(
         VendorHealthReporter(http.health, store, settings.vendor_health_report_s).run(stop), name="vendor-health")
+    contract_gauges_task = asyncio.create_task(contract_gauges.run(settings.backlog_report_s), name="contract-gauges")
     async with worker:
         await stop.wait()
         log.info("worker.stopping")
     await vendor_health
     if backlog is not None:
         backlog.cancel()
+    contract_gauges_task.cancel()
     await http.aclose()
     store.close()
     await asyncio.to_thread(stop_tracing)  # export the last spans

@@ -65,5 +65,5 @@ class Vendors:
 
 def vendors(http: VendorClient, settings: Settings) -> Vendors:
     return Vendors(loyalty=adapter("loyalty", http, settings), payments=adapter("payments", http, settings),
-                   inventory=adapter("inventory", http, settings), fulfillment=adapter("fulfillment", http, settings),
-                   erp=adapter("erp", http, settings))
+                   inventory=adapter("inventory", http, settings),
+                   fulfillment=adapter("fulfillment", http, settings), erp=adapter("erp", http, settings))

@@ -27,6 +27,7 @@ from deploy.db_cli import add_db_command
 from deploy.processes import StackError
 from runtime.settings import Settings
 from tools.bench import add_bench_command
+from tools.certify import add_certify_command
 from tools.chaos_cli import add_chaos_command
 
 if TYPE_CHECKING:
@@ -340,6 +341,7 @@ SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (  # typ
     add_db_command,
     add_chaos_command,
     add_bench_command,
+    add_certify_command,
 )
 
 

@@ -1,6 +1,7 @@
-"""The Temporal Schedule that runs reconciliation (daily by default; O2C_RECONCILIATION_*).
+"""The Temporal Schedules: reconciliation (daily by default; O2C_RECONCILIATION_*) and the vendors' contract
+checks (daily by default; O2C_CONTRACT_CHECK_*).
 
-The worker ensures it at start: create it, or bring an existing one in line with the settings, so a
+The worker ensures each at start: create it, or bring an existing one in line with the settings, so a
 changed interval or cron takes effect with the next deployment and many workers starting at once
 end up with one schedule.
 """
@@ -22,23 +23,31 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
+from canonical.contract_checks import ContractChecksRequest
 from canonical.reconciliation import ReconciliationRequest
 from runtime.settings import Settings
+from workflows.contract_checks import ContractChecksWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
 
 SCHEDULE_ID = "o2c-reconciliation"
 """Also the prefix of each scheduled run's workflow id (Temporal appends the action time)."""
+CONTRACT_CHECKS_SCHEDULE_ID = "o2c-contract-checks"
 
-log = structlog.get_logger("o2c.reconciliation")
+log = structlog.get_logger("o2c.schedules")
+
+# A run still going when the next is due is left to finish; a missed run (no worker, server down) is caught up
+# within a day, after which the next run covers the time anyway.
+_POLICY = SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=1))
+
+
+def _spec(cron: str | None, interval_s: float) -> ScheduleSpec:
+    if cron:
+        return ScheduleSpec(cron_expressions=[cron])
+    return ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=interval_s))])
 
 
 def reconciliation_schedule(settings: Settings) -> Schedule:
-    if settings.reconciliation_cron:
-        spec = ScheduleSpec(cron_expressions=[settings.reconciliation_cron])
-    else:
-        spec = ScheduleSpec(
-            intervals=[ScheduleIntervalSpec(every=timedelta(seconds=settings.reconciliation_interval_s))]
-        )
+    spec = _spec(settings.reconciliation_cron, settings.reconciliation_interval_s)
     request = ReconciliationRequest(
         trigger="schedule",
         interval_s=settings.reconciliation_interval_s,
@@ -50,17 +59,31 @@ def reconciliation_schedule(settings: Settings) -> Schedule:
             ReconciliationWorkflow.run, request, id=SCHEDULE_ID, task_queue=settings.task_queue
         ),
         spec=spec,
-        # A run still going when the next is due is left to finish; a missed run (no worker, server
-        # down) is caught up within a day, after which the next run covers the time anyway.
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=1)),
+        policy=_POLICY,
+    )
+
+
+def contract_checks_schedule(settings: Settings) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(ContractChecksWorkflow.run, ContractChecksRequest(trigger="schedule"),
+                                           id=CONTRACT_CHECKS_SCHEDULE_ID, task_queue=settings.task_queue),
+        spec=_spec(settings.contract_check_cron, settings.contract_check_interval_s),
+        policy=_POLICY,
     )
 
 
 async def ensure_reconciliation_schedule(client: Client, settings: Settings) -> None:
-    schedule = reconciliation_schedule(settings)
+    await _ensure(client, SCHEDULE_ID, reconciliation_schedule(settings))
+
+
+async def ensure_contract_checks_schedule(client: Client, settings: Settings) -> None:
+    await _ensure(client, CONTRACT_CHECKS_SCHEDULE_ID, contract_checks_schedule(settings))
+
+
+async def _ensure(client: Client, schedule_id: str, schedule: Schedule) -> None:
     try:
-        await client.create_schedule(SCHEDULE_ID, schedule)
-        log.info("reconciliation.schedule_created", schedule_id=SCHEDULE_ID)
+        await client.create_schedule(schedule_id, schedule)
+        log.info("schedule.created", schedule_id=schedule_id)
         return
     except ScheduleAlreadyRunningError:
         pass
@@ -71,5 +94,5 @@ async def ensure_reconciliation_schedule(client: Client, settings: Settings) -> 
             schedule=dataclasses.replace(schedule, state=current.description.schedule.state)
         )
 
-    await client.get_schedule_handle(SCHEDULE_ID).update(replace)
-    log.info("reconciliation.schedule_updated", schedule_id=SCHEDULE_ID)
+    await client.get_schedule_handle(schedule_id).update(replace)
+    log.info("schedule.updated", schedule_id=schedule_id)

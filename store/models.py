@@ -320,3 +320,31 @@ class VendorBreakerState(Base):
         CheckConstraint("state IN ('closed', 'half_open', 'open')", name="state"),
         Index("ix_vendor_breaker_states_reported_at", "reported_at"),
     )
+
+
+# ---- contract checks (revision 0010) ------------------------------------------------------------
+
+
+class ContractCheckRun(Base):
+    """One run of a vendor role's contract suite (the daily schedule, or `o2c certify` recorded), with every
+    check's finding; the latest run per role and adapter is what the ops page and the metrics show."""
+
+    __tablename__ = "contract_checks"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    adapter: Mapped[str] = mapped_column(String(32))
+    base_url: Mapped[str] = mapped_column(Text)
+    mode: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    checks: Mapped[int] = mapped_column(Integer)
+    failures: Mapped[int] = mapped_column(Integer)
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    """Every check's finding (canonical.contract_checks.CheckFinding)."""
+
+    __table_args__ = (
+        CheckConstraint("mode IN ('full', 'non_mutating')", name="mode"),
+        Index("ix_contract_checks_role_adapter_finished_at", "role", "adapter", "finished_at"),
+    )

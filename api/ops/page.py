@@ -1,7 +1,8 @@
 """GET /ops: the on-call page. Server-rendered HTML that reloads itself; no script, no framework.
 
-Four panels, in the order on-call reads them: vendor health with breaker states, the exception
-worklist (orders in needs_attention), the ERP posting backlog and failed webhook deliveries. Everything
+Five panels, in the order on-call reads them: vendor health with breaker states, the vendors' contract checks
+(the last run per role and adapter, with its failing checks), the exception worklist (orders in
+needs_attention), the ERP posting backlog and failed webhook deliveries. Everything
 comes from what the API already reads (the store and Temporal); the page calls no vendor.
 """
 
@@ -21,7 +22,8 @@ from api.shared.store import store
 from api.shared.temporal import temporal_client
 from canonical.identifiers import format_money
 from store.backlog import Backlog
-from store.models import ErpPosting, WebhookDelivery
+from store.contract_checks import latest_contract_checks
+from store.models import ContractCheckRun, ErpPosting, WebhookDelivery
 from store.worklists import failed_deliveries, unposted_postings
 
 router = APIRouter(tags=["operations"])
@@ -38,7 +40,7 @@ th,td{padding:.3rem .7rem;border-bottom:1px solid #dde;text-align:left;white-spa
 td.w{white-space:normal;min-width:16rem}
 td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f3f4f8}
 .badge{padding:.1rem .5rem;border-radius:.6rem;font-weight:600}
-.closed{background:#d8f3dc}.open{background:#ffccd5}.partial,.half_open{background:#ffe8a3}
+.closed,.passing{background:#d8f3dc}.open,.failing{background:#ffccd5}.partial,.half_open{background:#ffe8a3}
 .empty{color:#667}.meta{color:#667;font-size:.85rem}
 """
 
@@ -83,6 +85,21 @@ def vendor_rows(vendors: Sequence[VendorHealthRow]) -> list[str]:
     ]
 
 
+def _failing_checks(run: ContractCheckRun) -> str:
+    return "; ".join(f"{f['check']}: {f['reason']}" for f in run.findings if not f["passed"])
+
+
+def contract_check_rows(runs: Sequence[ContractCheckRun]) -> list[str]:
+    return [
+        "<tr>" + _cell(r.role) + _cell(r.adapter)
+        + f'<td><span class="badge {"failing" if r.failures else "passing"}" data-contract="{escape(r.role)}">'
+        + ("failing" if r.failures else "passing") + "</span></td>"
+        + _cell(f"{r.checks - r.failures}/{r.checks}", numeric=True) + _cell(r.mode)
+        + _cell(r.finished_at.isoformat(timespec="seconds")) + _cell(_failing_checks(r) or None, wrap=True) + "</tr>"
+        for r in runs
+    ]
+
+
 def attention_rows(items: Sequence[AttentionItem]) -> list[str]:
     return [
         "<tr>" + _cell(i.order_id) + _cell(i.reason_code) + _cell(i.status_reason, wrap=True)
@@ -118,11 +135,15 @@ def _backlog_line(backlog: Backlog, now: datetime) -> str:
 
 
 def render(vendors: Sequence[VendorHealthRow], worklist: Sequence[AttentionItem], backlog: Backlog,
-           postings: Sequence[ErpPosting], deliveries: Sequence[WebhookDelivery], now: datetime) -> str:
+           postings: Sequence[ErpPosting], deliveries: Sequence[WebhookDelivery], now: datetime,
+           contract_checks: Sequence[ContractCheckRun] = ()) -> str:
     sections = [
         "<h2>Vendors (last 5 minutes)</h2>",
         _table(["vendor", "breaker", "calls", "success", "errors", "p50 ms", "p99 ms", "backlog"],
                vendor_rows(vendors), "No vendor has reported yet."),
+        "<h2>Contract checks</h2>",
+        _table(["role", "adapter", "result", "passed", "mode", "last run", "failing checks"],
+               contract_check_rows(contract_checks), "No contract check has run yet."),
         f"<h2>Needs attention ({len(worklist)})</h2>",
         _table(["order", "reason", "detail", "money at risk", "started", ""], attention_rows(worklist),
                "No order needs attention."),
@@ -141,16 +162,17 @@ def render(vendors: Sequence[VendorHealthRow], worklist: Sequence[AttentionItem]
     )
 
 
-def _worklists(request: Request) -> tuple[list[ErpPosting], list[WebhookDelivery]]:
+def _worklists(request: Request) -> tuple[list[ErpPosting], list[WebhookDelivery], list[ContractCheckRun]]:
     with store(request).reading() as session:
-        return unposted_postings(session, LIST_LIMIT), failed_deliveries(session, LIST_LIMIT)
+        return (unposted_postings(session, LIST_LIMIT), failed_deliveries(session, LIST_LIMIT),
+                latest_contract_checks(session))
 
 
 @router.get("/ops", response_class=HTMLResponse, include_in_schema=False)
 async def ops_page(request: Request, _: OpsReader) -> HTMLResponse:
     client = await temporal_client(request)
-    health, worklist, (postings, deliveries) = await asyncio.gather(
+    health, worklist, (postings, deliveries, contract_checks) = await asyncio.gather(
         read_vendor_health(request), attention_worklist(client, request.app.state.settings),
         asyncio.to_thread(_worklists, request))
-    html = render(health.vendors, worklist, health.backlog, postings, deliveries, datetime.now(UTC))
+    html = render(health.vendors, worklist, health.backlog, postings, deliveries, datetime.now(UTC), contract_checks)
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})

@@ -4,7 +4,7 @@ a misspelt or renamed metric or label.
 
 Counters and histograms with labels appear on /metrics only once observed, so the stack first does what
 moves each of them: an order that completes, a declined card, a return refunded, and an order whose ERP
-posting fails for a while (its remote activity attempts fail) before it posts.
+posting fails for a while (its remote activity attempts fail) before it posts, and a contract-check run.
 """
 
 import asyncio
@@ -25,6 +25,8 @@ from monitoring_config import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
+from temporalio.client import Client
+from test_contract_checks import check_now
 
 from deploy.stack import LocalStack
 
@@ -64,7 +66,7 @@ async def drive_every_family(stack: Stack, worker_metrics: str) -> None:
 
 
 async def test_every_metric_in_the_alerts_and_the_dashboard_is_exported(
-    stack: Stack, local_stack: LocalStack
+    stack: Stack, local_stack: LocalStack, temporal: Client
 ) -> None:
     exprs = rule_exprs() + dashboard_exprs()
     wanted = metric_families(exprs)
@@ -73,6 +75,7 @@ async def test_every_metric_in_the_alerts_and_the_dashboard_is_exported(
     worker_metrics = f"http://127.0.0.1:{port}/metrics"
 
     await drive_every_family(stack, worker_metrics)
+    await check_now(temporal, local_stack)
 
     samples = await scrape(worker_metrics) + await scrape(f"{local_stack.api_url}/metrics")
     missing = wanted - BUILT_IN - exported_families(s.name for s in samples)
