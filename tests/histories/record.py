@@ -34,10 +34,12 @@ import httpx
 from standardwebhooks import Webhook
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from canonical.contract_checks import ContractChecksRequest
 from deploy.marketing import ensure_marketing_webhook
 from deploy.stack import LocalStack
 from runtime.settings import DEV_FULFILLMENT_WEBHOOK_SECRET, Settings
 from runtime.temporal import connect
+from workflows.contract_checks import ContractChecksWorkflow
 
 HERE = Path(__file__).resolve().parent
 COMMERCE = {"Authorization": "Bearer commerce-dev-key"}
@@ -329,6 +331,13 @@ async def reconciliation(d: Driver) -> dict[str, str]:
     return {run_id: "ReconciliationWorkflow/on-demand"}
 
 
+async def contract_checks(d: Driver) -> dict[str, str]:
+    client = await connect(d.stack.settings)
+    await client.start_workflow(ContractChecksWorkflow.run, ContractChecksRequest(trigger="manual"),
+                                id="HIST-contract-checks", task_queue=d.stack.settings.task_queue)
+    return {"HIST-contract-checks": "ContractChecksWorkflow/on-demand"}
+
+
 SCENARIOS = [
     Scenario(f.__name__.replace("_", "-"), f)
     for f in (
@@ -348,7 +357,8 @@ SCENARIOS = [
         operator_cancel,
     )
 ]
-SERIAL = [Scenario(f.__name__.replace("_", "-"), f) for f in (compensation_resolved, refund_refused, reconciliation)]
+SERIAL = [Scenario(f.__name__.replace("_", "-"), f) for f in (compensation_resolved, refund_refused, reconciliation,
+                                                                 contract_checks)]
 """Scenarios that inject vendor faults (which apply to every order) or need the others' postings."""
 
 
