@@ -22,6 +22,8 @@ from .util import dumps, loads
 
 VENDORS: tuple[str, ...] = ("loyalty", "payments", "inventory", "fulfillment", "erp", "marketing")
 KINDS: tuple[str, ...] = ("error", "timeout", "outage", "after_effect")
+ROUTER_VENDOR: dict[str, str] = {"bloomreach": "marketing"}
+"""Routers that speak a real vendor's protocol for a role: their faults are that role's."""
 
 
 class FaultConfig(BaseModel):
@@ -75,6 +77,7 @@ def snapshot(conn: sqlite3.Connection) -> dict[str, Any]:
 
 def vendor_of(path: str) -> str | None:
     first = path.lstrip("/").split("/", 1)[0]
+    first = ROUTER_VENDOR.get(first, first)
     return first if first in VENDORS else None
 
 
