@@ -2,8 +2,8 @@
 
 Every canonical event then gets a delivery to it in the transaction that records the event
 (store/webhooks.py record_events), and the sender delivers it with the marketing adapter: the outbox's
-claims, retry schedule and failed state, with nothing to configure. The worker and the sender make sure
-of it at start (idempotent; several at once make one). With another adapter it is disabled, so its
+claims, retry schedule and failed state, with nothing to configure. Each worker makes sure of it at start,
+once its migrations have run (idempotent; several at once make one). With another adapter it is disabled, so its
 pending deliveries fail with the reason rather than wait for an adapter that is not there.
 """
 

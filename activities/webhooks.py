@@ -37,7 +37,7 @@ from standardwebhooks.webhooks import Webhook
 from activities.adapters.bloomreach_marketing import BloomreachMarketing
 from activities.bounded_post import PostOutcome, post_bounded
 from activities.guarded_network import guarded_pool
-from activities.marketing_destination import BLOOMREACH, ensure_marketing_destination
+from activities.marketing_destination import BLOOMREACH
 from activities.ports.marketing import MarketingTracker
 from activities.store_executor import StoreExecutor
 from activities.vendor_health import CallTally, VendorHealth, VendorHealthReporter
@@ -253,7 +253,6 @@ async def run_sender(settings: Settings, stop: asyncio.Event) -> None:
     and the saga never wait behind deliveries to slow receivers. Several may run; claims keep them apart."""
     store = StoreExecutor(settings.store_url())
     health = VendorHealth(settings, with_breakers=False)
-    log.info("sender.marketing_destination", outcome=await ensure_marketing_destination(settings, store))
     tracker = BloomreachMarketing(settings) if settings.marketing_adapter == BLOOMREACH else None
     sender = WebhookSender(settings, store, health.tally, tracker)
     reporter = asyncio.create_task(VendorHealthReporter(health, store, settings.vendor_health_report_s).run(stop))
