@@ -170,7 +170,7 @@ def parse(raw: bytes) -> tuple[OpenLoyaltyWebhook, TierChange | None]:
 async def loyalty_webhook(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
     if not authorized(settings, request.headers.get("authorization")):
-        raise ProblemError(401, "invalid-authorization", "The Authorization header is not the loyalty engine's")
+        raise ProblemError(401, "unauthorized", "The Authorization header is not the loyalty engine's")
     raw = await request.body()  # at most O2C_MAX_WEBHOOK_BODY_BYTES (api/shared body limits)
     hook, change = parse(raw)
     if change is None:

@@ -75,6 +75,7 @@ def production(settings: Settings) -> Settings:
         "fulfillment_webhook_secret": "whsec_" + base64.b64encode(os.urandom(32)).decode(),
         "codec_keys": [key("prod-1")],
         "webhook_secret_keys": [key("prod-secrets-1")],
+        "loyalty_webhook_authorization": "Bearer " + base64.b64encode(os.urandom(32)).decode(),
     })
 
 

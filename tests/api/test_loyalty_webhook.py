@@ -61,7 +61,8 @@ async def test_a_tier_change_is_one_canonical_event_even_when_redelivered(http: 
     assert first.json()["status"] == "received"
     assert first.json()["event_id"] == again.json()["event_id"]
     events, deliveries = recorded(store)
-    assert [(e.event_id, e.type, e.order_id) for e in events] == [(first.json()["event_id"], "loyalty.tier_changed", "")]
+    assert [(e.event_id, e.type, e.order_id) for e in events] == [
+        (first.json()["event_id"], "loyalty.tier_changed", "")]
     assert events[0].occurred_at == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     data = events[0].payload["data"]
     assert {k: data[k] for k in ("customer_id", "member_id", "tier_id", "tier_name", "new_tier", "direction",
@@ -85,13 +86,13 @@ async def test_a_move_down_is_another_event(http: httpx.AsyncClient, store: Stor
 async def test_a_forged_webhook_is_refused_and_leaves_nothing(http: httpx.AsyncClient, store: Store,
                                                               headers: dict[str, str]) -> None:
     response = await http.post("/v1/webhooks/loyalty", json=tier_change(), headers=headers)
-    assert_problem(response, 401, "invalid-authorization")
+    assert_problem(response, 401, "unauthorized")
     assert recorded(store) == ([], 0)
 
 
 async def test_authorization_is_checked_before_the_body_is_parsed(http: httpx.AsyncClient, store: Store) -> None:
     response = await http.post("/v1/webhooks/loyalty", content=b"{not json", headers={"Authorization": "x"})
-    assert_problem(response, 401, "invalid-authorization")
+    assert_problem(response, 401, "unauthorized")
 
 
 async def test_the_header_is_compared_in_constant_time(http: httpx.AsyncClient,
