@@ -67,8 +67,9 @@ class WebhookRepository:
             .values(id=endpoint_id, kind=kind, url=url, event_types=list(event_types),
                     secret_sealed=sealed_secret, status="active", created_at=at)
             .on_conflict_do_nothing(index_elements=["id"])
-        )
-        if inserted.rowcount:  # type: ignore[attr-defined]
+            .returning(WebhookEndpoint.__table__.c.id)
+        ).scalar()
+        if inserted is not None:
             return "registered"
         endpoint = self.session.get(WebhookEndpoint, endpoint_id, with_for_update=True)
         if endpoint is None:  # deleted between the two statements: the next start makes it again
