@@ -22,6 +22,8 @@ from .util import dumps, loads
 
 VENDORS: tuple[str, ...] = ("loyalty", "payments", "inventory", "fulfillment", "erp", "marketing")
 KINDS: tuple[str, ...] = ("error", "timeout", "outage", "after_effect")
+ROUTER_VENDOR: dict[str, str] = {"bloomreach": "marketing"}
+"""Routers that speak a real vendor's protocol for a role: their faults are that role's."""
 
 
 class FaultConfig(BaseModel):
