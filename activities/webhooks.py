@@ -34,13 +34,13 @@ import structlog
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
-from activities.adapters.bloomreach_marketing import BloomreachMarketing
 from activities.bounded_post import PostOutcome, post_bounded
 from activities.guarded_network import guarded_pool
 from activities.marketing_destination import BLOOMREACH
 from activities.ports.marketing import MarketingTracker
 from activities.store_executor import StoreExecutor
 from activities.vendor_health import CallTally, VendorHealth, VendorHealthReporter
+from activities.vendors import marketing_tracker
 from canonical.events import BusinessEvent
 from canonical.webhooks import RESPONSE_KEEP_BYTES
 from runtime.settings import Settings, destination_policy
@@ -253,7 +253,7 @@ async def run_sender(settings: Settings, stop: asyncio.Event) -> None:
     and the saga never wait behind deliveries to slow receivers. Several may run; claims keep them apart."""
     store = StoreExecutor(settings.store_url())
     health = VendorHealth(settings, with_breakers=False)
-    tracker = BloomreachMarketing(settings) if settings.marketing_adapter == BLOOMREACH else None
+    tracker = marketing_tracker(settings)
     sender = WebhookSender(settings, store, health.tally, tracker)
     reporter = asyncio.create_task(VendorHealthReporter(health, store, settings.vendor_health_report_s).run(stop))
     log.info("sender.started")
