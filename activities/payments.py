@@ -13,10 +13,11 @@ from activities.contracts.payments import (
     CapturePayment,
     RefundPayment,
     ReleaseAuthorization,
+    VoidAuthorizations,
 )
 from activities.ports.payments import PaymentGateway
 from activities.vendor_http import attempted
-from canonical.steps import Authorization, Capture, Done, OrderCall, Refund
+from canonical.steps import Authorization, Capture, Done, Refund
 
 
 class PaymentActivities:
@@ -38,7 +39,7 @@ class PaymentActivities:
                          else await self._gateway.release_share(inp))
 
     @activity.defn(name=VOID.name)
-    async def void_authorizations(self, inp: OrderCall) -> Done:
+    async def void_authorizations(self, inp: VoidAuthorizations) -> Done:
         """Undo-if-done for every authorization of the order: cancel whatever still holds money."""
         return attempted(await self._gateway.void_all(inp))
 

@@ -30,6 +30,9 @@ class SandboxSettings(BaseSettings):
     worker_poll_s: float = 0.1
     # Unset means /marketing/events rejects everything until PUT /_sandbox/marketing/secret.
     marketing_secret: str | None = None
+    # Stripe's search is eventually consistent ("data is searchable within about a minute"): /stripe/v1 search
+    # leaves out intents younger than this. 0 (the default) is immediate; the e2e Stripe stack sets it.
+    stripe_search_lag_s: float = 0.0
     # Bloomreach's tracking API (/bloomreach): o2c's dev defaults (O2C_MARKETING_*), so it works out of the box.
     bloomreach_project_token: str = "o2c-sandbox-project"
     bloomreach_api_key_id: str = "o2c-sandbox-key"

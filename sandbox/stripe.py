@@ -306,7 +306,8 @@ async def search_payment_intents(call: Call) -> JSONResponse:
     start = int(body.page) if body.page and body.page.isdigit() else 0
 
     def effect(tx: Tx) -> Result:
-        found = gateway.intents_of(tx, match.group(3))
+        found = [pi for pi in gateway.intents_of(tx, match.group(3))
+                 if pi["created"] <= tx.now - tx.settings.stripe_search_lag_s]
         page = found[start : start + body.limit]
         more = start + body.limit < len(found)
         return Result({

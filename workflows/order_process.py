@@ -93,6 +93,8 @@ class OrderProcess:
                     method_token=order.payment.method_token)
             except StepFailed as failed:
                 return await self._reject(failed, payment_rejection(failed))
+            # Voided by its id too: a gateway's search by order may not show a hold this young (Stripe's lags).
+            self.undo.revise(payments.VOID, payment_intent_ids=[ctx.money.authorization.id])
         self._decide()
         ctx.clocks.accepted()
         ctx.board.set(OrderStatus.ACCEPTED)
@@ -247,7 +249,8 @@ class OrderProcess:
         unspent = money.unspent_points()
         calls = [
             (unspent > 0, "release unused points", loyalty.RELEASE, {"points": None, "tag": tag}),
-            (money.open_authorization() > 0, "release authorization remainder", payments.VOID, {}),
+            (money.open_authorization() > 0, "release authorization remainder", payments.VOID,
+             {"payment_intent_ids": [money.authorization.id] if money.authorization else []}),
             (self.shipments.inventory_open(), "release allocation remainder", inventory.RELEASE,
              {"lines": None, "tag": tag}),
         ]

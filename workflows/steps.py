@@ -128,6 +128,12 @@ class Compensations:
     def register(self, name: str, op: Operation[Any, Any], **fields: Any) -> None:
         self._undos.append(_Undo(op, self._steps.input(op, **fields), CompensationView(name=name, status="registered")))
 
+    def revise(self, op: Operation[Any, Any], **fields: Any) -> None:
+        """Tell a registered undo what its step turned out to do (e.g. the hold it made), before it runs."""
+        for undo in self._undos:
+            if undo.op is op:
+                undo.arg = self._steps.input(op, **fields)
+
     @property
     def views(self) -> list[CompensationView]:
         return [undo.view for undo in self._undos]

@@ -13,6 +13,7 @@ from activities.contracts.payments import (
     CapturePayment,
     RefundPayment,
     ReleaseAuthorization,
+    VoidAuthorizations,
     authorize_key,
     capture_key,
     capture_reference,
@@ -21,7 +22,7 @@ from activities.contracts.payments import (
 )
 from activities.vendor_http import VendorClient, contract_violation, has_code, parse
 from canonical.reconciliation import MoneyMovement, Period
-from canonical.steps import Authorization, Capture, Done, OrderCall, Refund
+from canonical.steps import Authorization, Capture, Done, Refund
 
 VENDOR = "payments"
 DECLINES = {"card_declined", "invalid_payment_method"}
@@ -117,13 +118,18 @@ class SandboxPayments:
             return Done(detail=f"released the remaining {intent.amount_capturable}")
         return Done(detail=f"released {inp.amount}")
 
-    async def void_all(self, inp: OrderCall) -> Done:
+    async def void_all(self, inp: VoidAuthorizations) -> Done:
         """Looks intents up by order, so it also voids an authorization whose activity died before recording
-        it."""
+        it; and fetches the named ones the lookup did not return."""
         body = await self._http.call(VENDOR, "GET", "/payment_intents", params={"order_id": inp.order_id},
                                      correlation_id=inp.correlation_id)
+        intents = parse(VENDOR, _Intents, body).data
+        listed = {intent.id for intent in intents}
+        for missing in (i for i in inp.payment_intent_ids if i not in listed):
+            intents.append(parse(VENDOR, _Intent, await self._http.call(
+                VENDOR, "GET", f"/payment_intents/{missing}", correlation_id=inp.correlation_id)))
         voided = []
-        for intent in parse(VENDOR, _Intents, body).data:
+        for intent in intents:
             if intent.amount_capturable > 0:
                 await self._http.call(
                     VENDOR, "POST", f"/payment_intents/{intent.id}/cancel",

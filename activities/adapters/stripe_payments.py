@@ -236,10 +236,14 @@ class StripePayments:
             params["page"] = page.next_page
         return intents
 
-    async def void_all(self, inp: OrderCall) -> Done:
+    async def void_all(self, inp: contract.VoidAuthorizations) -> Done:
         """Searches the order's intents, so it also voids an authorization whose activity died before recording
-        it. (Stripe's search lags writes by up to a minute; the saga's compensation retries meanwhile.)"""
-        voided = [intent.id for intent in await self._intents_of(inp.order_id, inp.correlation_id)
+        it. Stripe's search lags writes by up to a minute (a search right after the authorization finds
+        nothing), so the intents the saga names are retrieved by id as well: a known hold never waits on it."""
+        intents = await self._intents_of(inp.order_id, inp.correlation_id)
+        found = {intent.id for intent in intents}
+        intents += [await self._retrieve(i, inp.correlation_id) for i in inp.payment_intent_ids if i not in found]
+        voided = [intent.id for intent in intents
                   if intent.amount_capturable > 0 and await self._cancel(intent.id, inp)]
         return Done(detail=f"voided {', '.join(voided)}" if voided else "nothing held", acted=bool(voided))
 

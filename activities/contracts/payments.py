@@ -1,6 +1,8 @@
 """Payment gateway (PaymentIntents with manual, multi-part capture): authorize at checkout, capture
 per shipment, release a share or void what is left, refund."""
 
+from pydantic import Field
+
 from canonical.operations import Operation
 from canonical.steps import Authorization, Capture, Done, OrderCall, Refund
 
@@ -36,10 +38,17 @@ class RefundPayment(OrderCall):
     idempotency key."""
 
 
+class VoidAuthorizations(OrderCall):
+    payment_intent_ids: list[str] = Field(default_factory=list)
+    """The holds the saga knows of. The void also looks the order's holds up at the gateway (an authorization
+    whose activity died before recording it), but a gateway's search may lag its writes (Stripe's: up to a
+    minute), so a hold the saga knows of is voided by its id, never left to the search."""
+
+
 AUTHORIZE = Operation("authorize_payment", AuthorizePayment, Authorization)
 CAPTURE = Operation("capture_payment", CapturePayment, Capture)
 RELEASE_SHARE = Operation("release_authorization_share", ReleaseAuthorization, Done)
-VOID = Operation("void_authorizations", OrderCall, Done)
+VOID = Operation("void_authorizations", VoidAuthorizations, Done)
 REFUND = Operation("refund_payment", RefundPayment, Refund)
 
 # Codes the gateway answers that the saga acts on.

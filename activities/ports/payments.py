@@ -7,9 +7,15 @@ activities/contracts/payments.py as idempotency keys, and raise classified vendo
 
 from typing import Protocol
 
-from activities.contracts.payments import AuthorizePayment, CapturePayment, RefundPayment, ReleaseAuthorization
+from activities.contracts.payments import (
+    AuthorizePayment,
+    CapturePayment,
+    RefundPayment,
+    ReleaseAuthorization,
+    VoidAuthorizations,
+)
 from canonical.reconciliation import MoneyMovement, Period
-from canonical.steps import Authorization, Capture, Done, OrderCall, Refund
+from canonical.steps import Authorization, Capture, Done, Refund
 
 
 class PaymentGateway(Protocol):
@@ -25,8 +31,9 @@ class PaymentGateway(Protocol):
         """Release part of the hold once, however often it is retried; what is left if less is held."""
         ...
 
-    async def void_all(self, inp: OrderCall) -> Done:
-        """Cancel every hold of the order that still holds money (undo if done)."""
+    async def void_all(self, inp: VoidAuthorizations) -> Done:
+        """Cancel every hold of the order that still holds money (undo if done): those named, and those the
+        gateway finds for the order."""
         ...
 
     async def refund(self, inp: RefundPayment) -> Refund:

@@ -48,7 +48,9 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
 @pytest.fixture(scope="session")
 def stripe_local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """The same stack with the Stripe payments adapter, which talks to the sandbox's Stripe router."""
-    with _stack(tmp_path_factory, "o2c_e2e_stripe", O2C_PAYMENTS_ADAPTER="stripe") as stack:
+    # Stripe's search lags its writes (up to a minute): the sandbox's does too here, so no path may depend on it.
+    with _stack(tmp_path_factory, "o2c_e2e_stripe", O2C_PAYMENTS_ADAPTER="stripe",
+                SANDBOX_STRIPE_SEARCH_LAG_S="60") as stack:
         yield stack
 
 
