@@ -5,6 +5,8 @@ SKUs: `CERT-A` and `CERT-B` must be in stock (the sandbox stocks any unknown SKU
 everywhere (the sandbox's `OOS-` convention). Quantities are a few units, so runs barely touch the stock.
 """
 
+from typing import Literal
+
 from activities.certification.framework import Check, CheckFailed, expect, expect_kind, refused
 from activities.certification.vendor_checks import Probe, SuiteContext, VendorErrorShape
 from activities.contracts.inventory import (
@@ -70,6 +72,20 @@ class InventorySuite:
             raise CheckFailed(f"no reservation found under the reference {allocate_key(order.order_id)}")
         return reservation
 
+    async def _settle_one(self, how: Literal["release", "commit"], times: int) -> None:
+        """Release or commit 1 of 3 `IN_STOCK_A`, `times` times under one key: the line must show 1."""
+        order, allocation = await self._allocated()
+        for _ in range(times):
+            if how == "release":
+                await self._inventory.release(order, allocation.reservation_id, ONE_OF_A,
+                                              release_key(order.order_id, "cert"))
+            else:
+                await self._inventory.commit(order, allocation.reservation_id, ONE_OF_A,
+                                             commit_key(order.order_id, "cert"))
+        line = _line(await self._reservation(order), IN_STOCK_A)
+        done = line.released if how == "release" else line.committed
+        expect(done == 1, f"{how} of 1 {IN_STOCK_A}, {times}× under one key: the line shows {done}")
+
     async def _missing_reservation(self) -> StockReservation | None:
         order = self._ctx.order()
         return await self._inventory.reservation_of(order, allocate_key(order.order_id))
@@ -93,10 +109,7 @@ class InventorySuite:
         return f"allocated 2 lines at {allocation.node} ({allocation.reservation_id}), found again by its reference"
 
     async def release_lines(self) -> str:
-        order, allocation = await self._allocated()
-        await self._inventory.release(order, allocation.reservation_id, ONE_OF_A, release_key(order.order_id, "cert"))
-        released = _line(await self._reservation(order), IN_STOCK_A).released
-        expect(released == 1, f"after releasing 1 {IN_STOCK_A} the line shows {released} released")
+        await self._settle_one("release", times=1)
         return f"released 1 of 3 {IN_STOCK_A}"
 
     async def release_all(self) -> str:
@@ -107,10 +120,7 @@ class InventorySuite:
         return "released everything open: nothing left reserved"
 
     async def commit(self) -> str:
-        order, allocation = await self._allocated()
-        await self._inventory.commit(order, allocation.reservation_id, ONE_OF_A, commit_key(order.order_id, "cert"))
-        committed = _line(await self._reservation(order), IN_STOCK_A).committed
-        expect(committed == 1, f"after committing 1 {IN_STOCK_A} the line shows {committed} committed")
+        await self._settle_one("commit", times=1)
         return f"committed 1 of 3 {IN_STOCK_A} (shipped)"
 
     async def restock(self) -> str:
@@ -139,21 +149,11 @@ class InventorySuite:
         return f"the same key twice gave one reservation ({first.reservation_id})"
 
     async def idempotent_release(self) -> str:
-        order, allocation = await self._allocated()
-        for _ in range(2):
-            await self._inventory.release(order, allocation.reservation_id, ONE_OF_A,
-                                          release_key(order.order_id, "cert"))
-        released = _line(await self._reservation(order), IN_STOCK_A).released
-        expect(released == 1, f"releasing 1 {IN_STOCK_A} twice under one key released {released}")
+        await self._settle_one("release", times=2)
         return "releasing 1 twice under one key released 1"
 
     async def idempotent_commit(self) -> str:
-        order, allocation = await self._allocated()
-        for _ in range(2):
-            await self._inventory.commit(order, allocation.reservation_id, ONE_OF_A,
-                                         commit_key(order.order_id, "cert"))
-        committed = _line(await self._reservation(order), IN_STOCK_A).committed
-        expect(committed == 1, f"committing 1 {IN_STOCK_A} twice under one key committed {committed}")
+        await self._settle_one("commit", times=2)
         return "committing 1 twice under one key committed 1"
 
     # -- business rejections ----------------------------------------------------------------------

@@ -20,7 +20,7 @@ from activities.contracts.loyalty import (
 )
 from activities.ports.loyalty import BlockMove, LoyaltyEngine, PointsBlock
 from canonical.errors import ErrorKind
-from canonical.steps import OrderCall, PointsReservation
+from canonical.steps import OrderCall, PointsEarned, PointsReservation
 
 POINTS = 500
 EARN_ON = 10_000
@@ -74,6 +74,15 @@ class LoyaltySuite:
                                       move_key(order.order_id, move, "cert"))
         return await self._block(order)
 
+    async def _earned(self) -> tuple[OrderCall, PointsEarned]:
+        order = self._ctx.order()
+        member = self._ctx.unique("m")
+        earned = await self._engine.earn(EarnPoints(**order.model_dump(), member_id=member, amount=EARN_ON,
+                                                    currency=CURRENCY), earn_key(order.order_id))
+        expect(earned.points > 0 and earned.member_id == member,
+               f"earned {earned.points} points for {earned.member_id} on {EARN_ON} {CURRENCY} paid by {member}")
+        return order, earned
+
     async def _missing_block(self) -> PointsBlock | None:
         order = self._ctx.order()
         return await self._engine.block_of(order, reserve_key(order.order_id))
@@ -109,23 +118,15 @@ class LoyaltySuite:
         return f"released all {POINTS} points of the block"
 
     async def earn(self) -> str:
-        order = self._ctx.order()
-        member = self._ctx.unique("m")
-        earned = await self._engine.earn(EarnPoints(**order.model_dump(), member_id=member, amount=EARN_ON,
-                                                    currency=CURRENCY), earn_key(order.order_id))
-        expect(earned.points > 0 and earned.member_id == member,
-               f"earned {earned.points} points for {earned.member_id} on {EARN_ON} {CURRENCY} paid by {member}")
-        tier = await self._engine.tier_of(order, member)
+        order, earned = await self._earned()
+        tier = await self._engine.tier_of(order, earned.member_id)
         expect(tier == earned.tier_after, f"the member's tier reads {tier!r}, the earn said {earned.tier_after!r}")
         return f"earned {earned.points} points on {EARN_ON} {CURRENCY}, tier {earned.tier_before} → {tier}"
 
     async def take_back(self) -> str:
-        order = self._ctx.order()
-        member = self._ctx.unique("m")
-        earned = await self._engine.earn(EarnPoints(**order.model_dump(), member_id=member, amount=EARN_ON,
-                                                    currency=CURRENCY), earn_key(order.order_id))
+        order, earned = await self._earned()
         taken = await self._engine.take_back(
-            TakeBackPoints(**order.model_dump(), member_id=member, points=earned.points, tag="cert"),
+            TakeBackPoints(**order.model_dump(), member_id=earned.member_id, points=earned.points, tag="cert"),
             take_back_key(order.order_id, "cert"))
         expect(taken.points == earned.points, f"took back {taken.points} of the {earned.points} earned")
         return f"took back the {taken.points} points earned, tier {taken.tier_before} → {taken.tier_after}"
