@@ -26,6 +26,7 @@ from activities.fulfillment import FulfillmentActivities
 from activities.inventory import InventoryActivities
 from activities.log_context import LogContextInterceptor
 from activities.loyalty import LoyaltyActivities
+from activities.marketing_destination import ensure_marketing_destination
 from activities.payments import PaymentActivities
 from activities.reconciliation import ReconciliationActivities
 from activities.store_executor import StoreExecutor
@@ -71,6 +72,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         await asyncio.to_thread(migrate.upgrade, settings.store_url(),
                                 secret_keys=settings.webhook_secret_keys)
     store = StoreExecutor(settings.store_url())
+    # Before taking any task: the events this worker records get their Bloomreach deliveries from the start.
+    log.info("worker.marketing_destination", outcome=await ensure_marketing_destination(settings, store))
     start_tracing(WORKER_SERVICE)  # before the client: its interceptors carry the traces (runtime/tracing.py)
     runtime = worker_runtime(settings)
     http = VendorClient(settings, VendorMetrics(runtime.metric_meter) if runtime else None)

@@ -12,29 +12,11 @@ Self-contained on purpose: it knows nothing of deliveries, so whatever replaces 
 """
 
 import asyncio
-from dataclasses import dataclass
-from typing import Literal
 
 import httpcore
 
+from activities.contracts.marketing import PostOutcome as PostOutcome  # re-exported
 from activities.guarded_network import DestinationRefused
-
-ErrorCategory = Literal["http_error", "timeout", "unreachable", "destination_refused", "invalid_response"]
-"""http_error: answered with a non-2xx status; timeout: no complete answer within the deadline;
-unreachable: no connection (name not resolved, refused, reset, TLS failed); destination_refused: the
-address is not allowed (nothing sent); invalid_response: the answer was not HTTP."""
-
-
-@dataclass(frozen=True)
-class PostOutcome:
-    status_code: int | None
-    head: bytes
-    """At most keep_bytes of the answer's body."""
-    error: ErrorCategory | None
-
-    @property
-    def text(self) -> str:
-        return self.head.decode("utf-8", "replace")
 
 
 async def post_bounded(pool: httpcore.AsyncConnectionPool, url: str, body: bytes, headers: dict[str, str], *,

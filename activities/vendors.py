@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from activities.adapters.bloomreach_marketing import BloomreachMarketing
 from activities.adapters.sandbox_erp import SandboxErp
 from activities.adapters.sandbox_fulfillment import SandboxFulfillment
 from activities.adapters.sandbox_inventory import SandboxInventory
@@ -19,6 +20,7 @@ from activities.ports.erp import ErpSystem
 from activities.ports.fulfillment import FulfillmentNode
 from activities.ports.inventory import InventoryService
 from activities.ports.loyalty import LoyaltyEngine
+from activities.ports.marketing import MarketingTracker
 from activities.ports.payments import PaymentGateway
 from activities.vendor_http import VendorClient
 from runtime.settings import Settings
@@ -67,3 +69,17 @@ def vendors(http: VendorClient, settings: Settings) -> Vendors:
     return Vendors(loyalty=adapter("loyalty", http, settings), payments=adapter("payments", http, settings),
                    inventory=adapter("inventory", http, settings),
                    fulfillment=adapter("fulfillment", http, settings), erp=adapter("erp", http, settings))
+
+
+# Marketing's adapter is the sender's, not the worker's: it delivers tracked events from the outbox with its own
+# bounded HTTP client (activities/webhooks.py). None: subscribers get signed webhooks and nothing more.
+TRACKERS: dict[str, Callable[[Settings], MarketingTracker] | None] = {"webhooks": None,
+                                                                     "bloomreach": BloomreachMarketing}
+
+
+def marketing_tracker(settings: Settings) -> MarketingTracker | None:
+    if settings.marketing_adapter not in TRACKERS:
+        raise UnknownAdapter(f"O2C_MARKETING_ADAPTER={settings.marketing_adapter!r} names no marketing adapter; "
+                             f"known: {', '.join(sorted(TRACKERS))}")
+    factory = TRACKERS[settings.marketing_adapter]
+    return factory(settings) if factory else None

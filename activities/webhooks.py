@@ -12,6 +12,10 @@ and the next attempt's time, so the Standard Webhooks schedule (O2C_WEBHOOK_RETR
 across restarts. A receiver gets an order's events in order; 410 disables its endpoint; a delivery
 whose schedule is used up is kept failed with its last answer, for a manual retry (a fresh run).
 
+With O2C_MARKETING_ADAPTER=bloomreach one more destination is built in (activities/marketing_destination.py):
+its deliveries are made by the marketing adapter (activities/ports/marketing.py) instead of a signed POST,
+with the same claims, schedule, failed state and vendor health figures.
+
 The destination is checked before every attempt (canonical/outbound_urls.py) and again on the address
 actually connected to (activities/guarded_network.py); the POST has one deadline and keeps at most 1 KiB
 of the answer (activities/bounded_post.py). Each endpoint has a few attempts in flight at most, so
@@ -32,8 +36,12 @@ from standardwebhooks.webhooks import Webhook
 
 from activities.bounded_post import PostOutcome, post_bounded
 from activities.guarded_network import guarded_pool
+from activities.marketing_destination import BLOOMREACH
+from activities.ports.marketing import MarketingTracker
 from activities.store_executor import StoreExecutor
 from activities.vendor_health import CallTally, VendorHealth, VendorHealthReporter
+from activities.vendors import marketing_tracker
+from canonical.events import BusinessEvent
 from canonical.webhooks import RESPONSE_KEEP_BYTES
 from runtime.settings import Settings, destination_policy
 from store.models import WebhookEndpoint
@@ -55,8 +63,11 @@ def _now() -> datetime:
 
 
 class _Target:
-    def __init__(self, url: str, secrets: list[str], event_id: str, body: str) -> None:
+    def __init__(self, url: str, secrets: list[str], event_id: str, body: str, tracked: BusinessEvent | None = None,
+                 ) -> None:
         self.url, self.secrets, self.event_id, self.body = url, secrets, event_id, body
+        self.tracked = tracked
+        """The event, when the destination is the marketing adapter's rather than a signed webhook POST."""
 
 
 def signing_secrets(box: SecretBox, endpoint: WebhookEndpoint, at: datetime) -> list[str]:
@@ -82,10 +93,12 @@ def signed_headers(secrets: list[str], event_id: str, body: str, at: datetime) -
 class WebhookSender:
     """One attempt of one claimed delivery, and its outcome written down."""
 
-    def __init__(self, settings: Settings, store: StoreExecutor, tally: CallTally | None = None) -> None:
+    def __init__(self, settings: Settings, store: StoreExecutor, tally: CallTally | None = None,
+                 tracker: MarketingTracker | None = None) -> None:
         self._settings = settings
         self._store = store
         self._tally = tally or CallTally()
+        self._tracker = tracker
         self._policy = destination_policy(settings)
         self._box = SecretBox(settings.webhook_secret_keys)
         # Redirects are never followed (httpcore does not): a receiver answers where it was registered.
@@ -94,6 +107,8 @@ class WebhookSender:
 
     async def aclose(self) -> None:
         await self._pool.aclose()
+        if self._tracker is not None:
+            await self._tracker.aclose()
 
     def next_delay(self, attempt: int) -> float | None:
         """Delay after the run's `attempt`-th attempt (1-based); None once the schedule is used up."""
@@ -114,7 +129,7 @@ class WebhookSender:
         if sent.error is None:
             await self._record(claim, sent, "delivered", done, None)
             bound.info("webhook.delivered", status=sent.status_code)
-        elif sent.status_code == 410:
+        elif sent.status_code == 410 and target.tracked is None:
             await self._gone(claim, sent, done)
             bound.warning("webhook.endpoint_gone")
         else:
@@ -135,11 +150,17 @@ class WebhookSender:
             reason = f"endpoint disabled: {endpoint.disabled_reason or 'no reason given'}" if endpoint else "deleted"
             repo.fail(claim.delivery_id, reason, _now())
             return None
+        if endpoint.kind == BLOOMREACH:
+            return _Target(endpoint.url, [], delivery.event_id, "", BusinessEvent.model_validate(delivery.payload))
         # Compact, and the same bytes are signed and sent.
         body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False)
         return _Target(endpoint.url, signing_secrets(self._box, endpoint, _now()), delivery.event_id, body)
 
     async def _send(self, target: _Target) -> PostOutcome:
+        if target.tracked is not None:
+            if self._tracker is None:  # a sender started before O2C_MARKETING_ADAPTER changed; the next one will do
+                return PostOutcome(None, b"", "unreachable")
+            return await self._tracker.track(target.tracked)
         if self._policy.url_refusal(target.url) is not None:
             return PostOutcome(None, b"", "destination_refused")
         headers = signed_headers(target.secrets, target.event_id, target.body, _now())
@@ -232,7 +253,8 @@ async def run_sender(settings: Settings, stop: asyncio.Event) -> None:
     and the saga never wait behind deliveries to slow receivers. Several may run; claims keep them apart."""
     store = StoreExecutor(settings.store_url())
     health = VendorHealth(settings, with_breakers=False)
-    sender = WebhookSender(settings, store, health.tally)
+    tracker = marketing_tracker(settings)
+    sender = WebhookSender(settings, store, health.tally, tracker)
     reporter = asyncio.create_task(VendorHealthReporter(health, store, settings.vendor_health_report_s).run(stop))
     log.info("sender.started")
     try:

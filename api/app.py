@@ -27,6 +27,7 @@ from api.shared.temporal import TemporalGateway
 from api.support import codec
 from api.webhooks import endpoints as webhook_endpoints
 from api.webhooks import inbound as webhooks
+from api.webhooks import loyalty as loyalty_webhooks
 from runtime.logging import configure_logging
 from runtime.settings import Settings, get_settings
 from runtime.tracing import API_SERVICE, start_tracing, stop_tracing
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, *, client: Any | None = None) -
     app.include_router(orders.router)
     app.include_router(returns.router)
     app.include_router(webhooks.router)
+    app.include_router(loyalty_webhooks.router)
     app.include_router(finance.router)
     app.include_router(reconciliation.router)
     webhook_endpoints.install(app, settings)

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from . import (
     balance_transactions,
+    bloomreach,
     control,
     erp,
     finance_control,
@@ -46,6 +47,8 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
     app.add_middleware(FaultMiddleware, runtime=runtime)
     for module in (loyalty, payments, inventory, fulfillment, erp, marketing, control):
         app.include_router(module.router)
+    app.include_router(bloomreach.router)
+    app.include_router(bloomreach.control)
     # Reconciliation's reads (balance transactions) and plants (hand-made documents, shipments).
     app.include_router(balance_transactions.router)
     app.include_router(finance_control.router)

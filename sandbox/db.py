@@ -126,6 +126,16 @@ CREATE TABLE IF NOT EXISTS marketing_events (
     webhook_id TEXT PRIMARY KEY, type TEXT NOT NULL, received_at REAL NOT NULL, body TEXT NOT NULL
 );
 
+CREATE TABLE IF NOT EXISTS bloomreach_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    customer_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bloomreach_events_customer ON bloomreach_events(customer_id, seq);
+
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     webhook_id TEXT NOT NULL UNIQUE,
@@ -161,6 +171,7 @@ RESETTABLE_TABLES = (
     "return_requests",
     "erp_documents",
     "marketing_events",
+    "bloomreach_events",
     "outbox",
 )
 

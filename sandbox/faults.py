@@ -22,6 +22,8 @@ from .util import dumps, loads
 
 VENDORS: tuple[str, ...] = ("loyalty", "payments", "inventory", "fulfillment", "erp", "marketing")
 KINDS: tuple[str, ...] = ("error", "timeout", "outage", "after_effect")
+ROUTER_VENDOR: dict[str, str] = {"stripe": "payments", "bloomreach": "marketing"}
+"""Routers that speak a real vendor's protocol for a role: their faults are that role's."""
 
 
 class FaultConfig(BaseModel):
@@ -71,10 +73,6 @@ def snapshot(conn: sqlite3.Connection) -> dict[str, Any]:
         "faults": {vendor: get_config(conn, vendor).model_dump() for vendor in VENDORS},
         "injected": injected,
     }
-
-
-ROUTER_VENDOR = {"stripe": "payments"}
-"""Routers that speak another wire protocol for a vendor: its faults apply to them too."""
 
 
 def vendor_of(path: str) -> str | None:

@@ -30,3 +30,7 @@ class SandboxSettings(BaseSettings):
     worker_poll_s: float = 0.1
     # Unset means /marketing/events rejects everything until PUT /_sandbox/marketing/secret.
     marketing_secret: str | None = None
+    # Bloomreach's tracking API (/bloomreach): o2c's dev defaults (O2C_MARKETING_*), so it works out of the box.
+    bloomreach_project_token: str = "o2c-sandbox-project"
+    bloomreach_api_key_id: str = "o2c-sandbox-key"
+    bloomreach_api_secret: str = "o2c-dev-bloomreach-secret"

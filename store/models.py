@@ -189,9 +189,13 @@ class WebhookEndpoint(Base):
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    kind: Mapped[str] = mapped_column(String(16), default="webhook", server_default="webhook")
+    """`webhook`: a signed Standard Webhooks POST to `url`; `bloomreach`: the built-in Bloomreach destination
+    (revision 0009), tracked through the marketing adapter with the credentials of the settings."""
 
     __table_args__ = (
         CheckConstraint("status IN ('active', 'disabled')", name="status"),
+        CheckConstraint("kind IN ('webhook', 'bloomreach')", name="kind"),
         Index("ix_webhook_endpoints_created_at", "created_at", "id"),
     )
 

@@ -58,6 +58,27 @@ class WebhookRepository:
         self.session.flush()
         return endpoint
 
+    def ensure_builtin_endpoint(self, *, endpoint_id: str, kind: str, url: str, event_types: Sequence[str],
+                                sealed_secret: str, at: datetime) -> str:
+        """A destination o2c keeps itself (e.g. Bloomreach): made once, and made active again with the current
+        URL and event types at every start, whoever else starts at the same time. Returns what it did."""
+        inserted = self.session.execute(
+            insert_for(self.session, WebhookEndpoint)
+            .values(id=endpoint_id, kind=kind, url=url, event_types=list(event_types),
+                    secret_sealed=sealed_secret, status="active", created_at=at)
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(WebhookEndpoint.__table__.c.id)
+        ).scalar()
+        if inserted is not None:
+            return "registered"
+        endpoint = self.session.get(WebhookEndpoint, endpoint_id, with_for_update=True)
+        if endpoint is None:  # deleted between the two statements: the next start makes it again
+            return "deleted meanwhile"
+        endpoint.url, endpoint.event_types, endpoint.status = url, list(event_types), "active"
+        endpoint.disabled_reason = endpoint.disabled_at = None
+        self.session.flush()
+        return "already registered"
+
     def endpoint(self, endpoint_id: str) -> WebhookEndpoint | None:
         return self.session.get(WebhookEndpoint, endpoint_id)
 

@@ -238,7 +238,7 @@ class OrderProcess:
             ctx.outbox.emit("loyalty.points_earned", member_id=member, points=earned.points, tier=earned.tier_after)
             if earned.tier_changed:
                 ctx.outbox.emit("loyalty.tier_changed", member_id=member, old_tier=earned.tier_before,
-                                new_tier=earned.tier_after)
+                                new_tier=earned.tier_after, direction="up")
         return done.flow
 
     async def _release_remainders(self, tag: str) -> Flow:

@@ -234,7 +234,7 @@ class Returns:
             record.view.points_taken_back += earned
             if taken.tier_changed:
                 ctx.outbox.emit("loyalty.tier_changed", member_id=member, old_tier=taken.tier_before,
-                                new_tier=taken.tier_after)
+                                new_tier=taken.tier_after, direction="down")
 
     async def _restock(self, record: _Return, units: list[ReturnedUnits]) -> None:
         """Resellable goods that came back go on the shelf, whatever happened to their refund."""

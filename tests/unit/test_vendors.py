@@ -3,6 +3,7 @@ without an adapter is refused, naming the setting to fix."""
 
 import pytest
 
+from activities.adapters.bloomreach_marketing import BloomreachMarketing
 from activities.adapters.sandbox_erp import SandboxErp
 from activities.adapters.sandbox_fulfillment import SandboxFulfillment
 from activities.adapters.sandbox_inventory import SandboxInventory
@@ -10,7 +11,7 @@ from activities.adapters.sandbox_loyalty import SandboxLoyalty
 from activities.adapters.sandbox_payments import SandboxPayments
 from activities.adapters.stripe_payments import StripePayments
 from activities.vendor_http import VendorClient
-from activities.vendors import ADAPTERS, UnknownAdapter, adapter, vendors
+from activities.vendors import ADAPTERS, UnknownAdapter, adapter, marketing_tracker, vendors
 from runtime.settings import Settings
 
 
@@ -58,3 +59,11 @@ def test_an_unknown_adapter_is_refused_naming_the_setting(settings: Settings) ->
 def test_an_unknown_role_is_refused(settings: Settings) -> None:
     with pytest.raises(UnknownAdapter, match="no vendor role 'crm'"):
         adapter("crm", VendorClient(settings), settings)
+
+
+def test_the_marketing_adapter_is_the_senders_tracker(settings: Settings) -> None:
+    assert marketing_tracker(settings) is None  # webhooks: subscribers get signed webhooks only
+    bloomreach = settings.model_copy(update={"marketing_adapter": "bloomreach"})
+    assert type(marketing_tracker(bloomreach)) is BloomreachMarketing
+    with pytest.raises(UnknownAdapter, match="O2C_MARKETING_ADAPTER='mailchimp'"):
+        marketing_tracker(settings.model_copy(update={"marketing_adapter": "mailchimp"}))

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_contract_checks"
-down_revision: str | None = "0008_vendor_health"
+down_revision: str | None = "0009_marketing_destination"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
