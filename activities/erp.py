@@ -18,6 +18,7 @@ from activities.contracts.erp import (
     BookSalesOrder,
     PostCreditMemo,
     PostInvoice,
+    sales_order_cancel_key,
 )
 from activities.ports.erp import BookedDocument, ErpSystem
 from activities.posting_record import post_recorded
@@ -62,7 +63,7 @@ class ErpActivities:
         ref = sales_order_reference(inp.order_id)
         doc = await self._erp.find_document(inp, ref)
         if doc is not None:
-            await self._erp.cancel_sales_order(inp, doc.document_number, f"{inp.order_id}:sales-order-cancel")
+            await self._erp.cancel_sales_order(inp, doc.document_number, sales_order_cancel_key(inp.order_id))
         # Finance sees the sales order cancelled, also one whose booking was still being retried.
         await self._store.write(lambda session: PostingRepository(session).cancelled("sales_order", ref, _now()))
         if doc is None:

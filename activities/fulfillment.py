@@ -11,14 +11,13 @@ from activities.contracts.fulfillment import (
     REQUEST_SHIPMENT,
     RequestReturn,
     RequestShipment,
+    return_key,
+    ship_cancel_key,
+    ship_key,
 )
 from activities.ports.fulfillment import FulfillmentNode
 from activities.vendor_http import attempt, attempted
 from canonical.steps import Done, OrderCall, ShipmentRequest
-
-
-def _reference(order_id: str) -> str:
-    return f"{order_id}:ship"
 
 
 class FulfillmentActivities:
@@ -29,19 +28,19 @@ class FulfillmentActivities:
 
     @activity.defn(name=REQUEST_SHIPMENT.name)
     async def request_shipment(self, inp: RequestShipment) -> ShipmentRequest:
-        return attempted(await self._node.request_shipment(inp, _reference(inp.order_id)))
+        return attempted(await self._node.request_shipment(inp, ship_key(inp.order_id)))
 
     @activity.defn(name=CANCEL_SHIPMENT.name)
     async def cancel_shipment_request(self, inp: OrderCall) -> Done:
         """Undo-if-done. Raises a BusinessRejection `already_dispatched` once goods have left."""
-        request_id = await self._node.shipment_request_of(inp, _reference(inp.order_id))
+        request_id = await self._node.shipment_request_of(inp, ship_key(inp.order_id))
         if request_id is None:
             return Done(detail="no shipment request: nothing to undo", acted=False, attempt=attempt())
-        await self._node.cancel_shipment_request(inp, request_id, f"{inp.order_id}:ship-cancel")
+        await self._node.cancel_shipment_request(inp, request_id, ship_cancel_key(inp.order_id))
         return Done(detail=f"cancelled {request_id}", attempt=attempt())
 
     @activity.defn(name=REQUEST_RETURN.name)
     async def request_return(self, inp: RequestReturn) -> Done:
         """Ask the node to receive and inspect the goods; it answers with a `return.received` webhook."""
-        request_id = await self._node.request_return(inp, f"{inp.order_id}:return:{inp.return_id}")
+        request_id = await self._node.request_return(inp, return_key(inp.order_id, inp.return_id))
         return Done(detail=f"return {request_id} accepted", attempt=attempt())

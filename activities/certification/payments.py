@@ -5,23 +5,19 @@ another fail, and the findings name the check that is wrong. Amounts are small, 
 and the sandbox nothing real moves.
 """
 
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from activities.certification.fault_proxy import FaultProxy, body_text
 from activities.certification.framework import Check, CheckFailed, expect, expect_kind, refused
+from activities.certification.vendor_checks import Probe, SuiteContext
 from activities.contracts.payments import AuthorizePayment, CapturePayment, RefundPayment, ReleaseAuthorization
 from activities.ports.payments import PaymentGateway
 from canonical.errors import ErrorKind
 from canonical.steps import Authorization, Capture, OrderCall
 
 CURRENCY = "EUR"
-RETRY_AFTER_S = 2
-TIMEOUT_MARGIN_S = 2.0
-"""How much longer than the vendor timeout an adapter may take to give up."""
 
 
 @dataclass(frozen=True)
@@ -50,14 +46,10 @@ class StripeErrorShape(BaseModel):
 
 
 class PaymentsSuite:
-    def __init__(self, gateway: PaymentGateway, proxy: FaultProxy, run_id: str, timeout_s: float,
-                 cards: TestCards = TestCards()) -> None:
+    def __init__(self, gateway: PaymentGateway, ctx: SuiteContext, cards: TestCards = TestCards()) -> None:
         self._gateway = gateway
-        self._proxy = proxy
-        self._run_id = run_id
-        self._timeout_s = timeout_s
+        self._ctx = ctx
         self._cards = cards
-        self._orders = 0
 
     def checks(self) -> list[Check]:
         return [
@@ -73,25 +65,25 @@ class PaymentsSuite:
             Check("rejection.card_declined", self.card_declined),
             Check("rejection.insufficient_funds", self.insufficient_funds),
             Check("rejection.over_capture", self.over_capture),
-            Check("error_shape", self.error_shape, mutating=False),
-            Check("retry_after.429", lambda: self.retry_after(429), mutating=False),
-            Check("retry_after.503", lambda: self.retry_after(503), mutating=False),
-            Check("timeout", self.timeout, mutating=False),
+            *self._ctx.vendor_checks(
+                StripeErrorShape, "{error: {type, message, code}}",
+                Probe(self._capture_missing, "capturing from a PaymentIntent that does not exist"),
+                Probe(lambda: self._gateway.authorize(self._authorize_input(self._ctx.order(), 1_000)), "authorizing")),
         ]
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _order(self) -> OrderCall:
-        self._orders += 1
-        order_id = f"{self._run_id}-{self._orders}"
-        return OrderCall(order_id=order_id, correlation_id=order_id)
+    async def _capture_missing(self) -> Capture:
+        missing = Authorization(id=f"pi_{self._ctx.unique().replace('-', '_')}_missing", amount=1_000,
+                                currency=CURRENCY, expires_at=datetime.now(UTC))
+        return await self._gateway.capture(self._capture_input(self._ctx.order(), missing, "s1", 1_000))
 
     def _authorize_input(self, order: OrderCall, amount: int, card: str | None = None) -> AuthorizePayment:
         return AuthorizePayment(**order.model_dump(), amount=amount, currency=CURRENCY,
                                 method_token=card or self._cards.approved)
 
     async def _authorized(self, amount: int) -> tuple[OrderCall, Authorization]:
-        order = self._order()
+        order = self._ctx.order()
         try:
             auth = await self._gateway.authorize(self._authorize_input(order, amount))
         except Exception as exc:
@@ -159,7 +151,7 @@ class PaymentsSuite:
     # -- idempotency --------------------------------------------------------------------------------
 
     async def idempotent_authorize(self) -> str:
-        order = self._order()
+        order = self._ctx.order()
         first = await self._gateway.authorize(self._authorize_input(order, 7_000))
         again = await self._gateway.authorize(self._authorize_input(order, 7_000))
         expect(again.id == first.id and again.amount == first.amount,
@@ -192,14 +184,14 @@ class PaymentsSuite:
     # -- business rejections ----------------------------------------------------------------------
 
     async def card_declined(self) -> str:
-        order = self._order()
+        order = self._ctx.order()
         error = await refused(self._gateway.authorize(self._authorize_input(order, 1_000, self._cards.declined)),
                               f"authorizing with {self._cards.declined}")
         expect_kind(error, ErrorKind.BUSINESS_REJECTION, "card_declined", "a declined card")
         return f"business rejection card_declined (decline_code {error.decline_code})"
 
     async def insufficient_funds(self) -> str:
-        order = self._order()
+        order = self._ctx.order()
         card = self._cards.insufficient_funds
         error = await refused(self._gateway.authorize(self._authorize_input(order, 1_000, card)),
                               f"authorizing with {card}")
@@ -214,53 +206,3 @@ class PaymentsSuite:
                               "capturing 5001 of a 5000 authorization")
         expect_kind(error, ErrorKind.BUSINESS_REJECTION, "amount_too_large", "an over-capture")
         return "capturing more than authorized is the business rejection amount_too_large"
-
-    # -- the error shape, Retry-After and timeouts ------------------------------------------------
-
-    async def error_shape(self) -> str:
-        """A request for an intent that does not exist: the vendor's 4xx must be its documented error
-        shape, and the adapter must read the vendor's code from it (not fall back to the HTTP status)."""
-        order = self._order()
-        seen = len(self._proxy.client_errors)
-        missing = Authorization(id=f"pi_{self._run_id.replace('-', '_')}_missing", amount=1_000, currency=CURRENCY,
-                                expires_at=datetime.now(UTC))
-        error = await refused(self._gateway.capture(self._capture_input(order, missing, "s1", 1_000)),
-                              "capturing from a PaymentIntent that does not exist")
-        answers = self._proxy.client_errors[seen:]
-        expect(bool(answers), "the vendor gave no 4xx answer to a request for a missing PaymentIntent")
-        for answer in answers:
-            try:
-                StripeErrorShape.model_validate_json(answer.body)
-            except ValidationError:
-                raise CheckFailed(f"the {answer.status} answer to {answer.method} {answer.path} is not the documented "
-                                  f"error shape {{error: {{type, message, code}}}}: {body_text(answer)}") from None
-        expect(not error.code.startswith("http_"),
-               f"the adapter read no vendor error code from the {error.http_status} answer (got `{error.code}`)")
-        expect(error.kind is not ErrorKind.TRANSIENT, f"a {error.http_status} was taken as transient")
-        return f"{answers[-1].status} {error.code} in the documented shape, read as {error.kind.value}"
-
-    async def retry_after(self, status: int) -> str:
-        order = self._order()
-        before = self._proxy.requests
-        self._proxy.answer_next(status, RETRY_AFTER_S)
-        error = await refused(self._gateway.authorize(self._authorize_input(order, 1_000)),
-                              f"authorizing while the endpoint answers {status} with Retry-After: {RETRY_AFTER_S}")
-        calls = self._proxy.requests - before
-        expect(calls == 1, f"the adapter sent {calls} requests: retries belong to Temporal, not the adapter")
-        expect(error.kind is ErrorKind.TRANSIENT, f"a {status} was classified {error.kind.value} ({error.code})")
-        expect(error.retry_after_s == RETRY_AFTER_S,
-               f"retry_after {error.retry_after_s!r} s, the answer said {RETRY_AFTER_S} s")
-        return f"{status} is transient with retry_after {RETRY_AFTER_S} s, not retried by the adapter"
-
-    async def timeout(self) -> str:
-        order = self._order()
-        self._proxy.hold_next(self._timeout_s + TIMEOUT_MARGIN_S + 3)
-        started = time.monotonic()
-        error = await refused(self._gateway.authorize(self._authorize_input(order, 1_000)),
-                              f"authorizing while the endpoint does not answer for {self._timeout_s:g} s")
-        took = time.monotonic() - started
-        expect(error.kind is ErrorKind.TRANSIENT and error.code == "timeout",
-               f"a vendor that does not answer gave {error.kind.value} `{error.code}`, expected transient `timeout`")
-        expect(took <= self._timeout_s + TIMEOUT_MARGIN_S,
-               f"gave up after {took:.1f} s; the vendor timeout is {self._timeout_s:g} s")
-        return f"transient timeout after {took:.1f} s (vendor timeout {self._timeout_s:g} s)"

@@ -7,16 +7,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from activities.certification.erp import ErpSuite
 from activities.certification.fault_proxy import FaultProxy
 from activities.certification.framework import Check, run_checks
+from activities.certification.fulfillment import FulfillmentSuite
+from activities.certification.inventory import InventorySuite
+from activities.certification.loyalty import LoyaltySuite
 from activities.certification.payments import PaymentsSuite, TestCards
+from activities.certification.vendor_checks import SuiteContext
 from activities.vendor_health import VendorHealth
 from activities.vendor_http import VendorClient
 from activities.vendors import adapter
 from canonical.contract_checks import ContractCheckResult, Mode
 from runtime.settings import Settings
 
-SuiteFactory = Callable[[Any, FaultProxy, str, float], list[Check]]
+Suite = Callable[[Any, SuiteContext, "Target"], list[Check]]
+"""The role's checks against its port, in a run's context, for that target."""
 
 
 @dataclass(frozen=True)
@@ -40,12 +46,13 @@ def suite_roles() -> list[str]:
     return list(_SUITES)
 
 
-def _payments(target: Target) -> SuiteFactory:
-    return lambda gateway, proxy, run_id, timeout_s: PaymentsSuite(gateway, proxy, run_id, timeout_s,
-                                                                   target.cards).checks()
-
-
-_SUITES: dict[str, Callable[[Target], SuiteFactory]] = {"payments": _payments}
+_SUITES: dict[str, Suite] = {
+    "loyalty": lambda engine, ctx, target: LoyaltySuite(engine, ctx).checks(),
+    "payments": lambda gateway, ctx, target: PaymentsSuite(gateway, ctx, target.cards).checks(),
+    "inventory": lambda inventory, ctx, target: InventorySuite(inventory, ctx).checks(),
+    "fulfillment": lambda node, ctx, target: FulfillmentSuite(node, ctx).checks(),
+    "erp": lambda erp, ctx, target: ErpSuite(erp, ctx).checks(),
+}
 
 
 async def certify(target: Target) -> ContractCheckResult:
@@ -61,7 +68,7 @@ async def certify(target: Target) -> ContractCheckResult:
         http = VendorClient(settings, health=VendorHealth(settings, with_breakers=False))
         try:
             port = adapter(target.role, http, settings)
-            checks = _SUITES[target.role](target)(port, proxy, run_id, settings.vendor_timeout_s)
+            checks = _SUITES[target.role](port, SuiteContext(proxy, run_id, settings.vendor_timeout_s), target)
             findings = await run_checks(checks, target.mode)
         finally:
             await http.aclose()

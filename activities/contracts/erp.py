@@ -32,3 +32,8 @@ BOOK_SALES_ORDER = Operation("book_sales_order", BookSalesOrder, ErpDocument)
 CANCEL_SALES_ORDER = Operation("cancel_sales_order", OrderCall, Done)
 POST_INVOICE = Operation("post_invoice", PostInvoice, ErpDocument)
 POST_CREDIT_MEMO = Operation("post_credit_memo", PostCreditMemo, ErpDocument)
+
+
+def sales_order_cancel_key(order_id: str) -> str:
+    """The cancel's idempotency key; the documents' own keys are their references (canonical/references.py)."""
+    return f"{order_id}:sales-order-cancel"

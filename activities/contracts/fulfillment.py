@@ -22,3 +22,17 @@ REQUEST_RETURN = Operation("request_return", RequestReturn, Done)
 
 # The node's answer to a cancel once goods have left: the saga goes on instead of compensating.
 ALREADY_DISPATCHED = "already_dispatched"
+
+
+# The business keys sent as idempotency keys (also the requests' references at the node).
+
+def ship_key(order_id: str) -> str:
+    return f"{order_id}:ship"
+
+
+def ship_cancel_key(order_id: str) -> str:
+    return f"{order_id}:ship-cancel"
+
+
+def return_key(order_id: str, return_id: str) -> str:
+    return f"{order_id}:return:{return_id}"

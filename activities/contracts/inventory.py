@@ -24,3 +24,21 @@ ALLOCATE = Operation("allocate_inventory", AllocateInventory, Allocation)
 RELEASE = Operation("release_allocation", AllocationLines, Done)
 COMMIT = Operation("commit_allocation", AllocationLines, Done)
 RESTOCK = Operation("restock_returned", Restock, Done)
+
+
+# The business keys sent as idempotency keys (the allocate key is also the reservation's reference).
+
+def allocate_key(order_id: str) -> str:
+    return f"{order_id}:allocate"
+
+
+def release_key(order_id: str, tag: str) -> str:
+    return f"{order_id}:allocation-release:{tag}"
+
+
+def commit_key(order_id: str, tag: str) -> str:
+    return f"{order_id}:commit:{tag}"
+
+
+def restock_key(order_id: str, return_id: str) -> str:
+    return f"{order_id}:restock:{return_id}"

@@ -49,3 +49,26 @@ SPEND = Operation("spend_points", PointsMove, Done)
 EARN = Operation("earn_points", EarnPoints, PointsEarned)
 TAKE_BACK = Operation("take_back_points", TakeBackPoints, PointsTakenBack)
 GIVE_BACK = Operation("give_back_points", GiveBackPoints, Done)
+
+
+# The business keys sent as idempotency keys (the reserve key is also the block's reference at the engine).
+
+def reserve_key(order_id: str) -> str:
+    return f"{order_id}:points-reserve"
+
+
+def move_key(order_id: str, move: str, tag: str) -> str:
+    """`move` is `spend` or `release`."""
+    return f"{order_id}:points-{move}:{tag}"
+
+
+def earn_key(order_id: str) -> str:
+    return f"{order_id}:points-earn"
+
+
+def take_back_key(order_id: str, tag: str) -> str:
+    return f"{order_id}:points-take-back:{tag}"
+
+
+def give_back_key(order_id: str, tag: str) -> str:
+    return f"{order_id}:points-give-back:{tag}"

@@ -1,6 +1,7 @@
-"""The daily contract checks on the real stack: the schedule exists at the configured interval; a run while the
-payments vendor is broken (an outage) records failing checks that the ops page lists and the worker's
-o2c_contract_check_failures gauge counts; a run once it is healthy again shows it passing."""
+"""The daily contract checks on the real stack: the schedule exists at the configured interval; every role with
+a suite is checked; a run while the payments vendor is broken (an outage) records failing checks that the ops
+page lists and the worker's o2c_contract_check_failures gauge counts, while the other roles pass; a run once it
+is healthy again shows every role passing."""
 
 import uuid
 
@@ -9,6 +10,7 @@ from e2e_support import Stack
 from temporalio.client import Client, ScheduleActionStartWorkflow
 from test_worker_metrics import scrape, value
 
+from activities.certification.runner import suite_roles
 from canonical.contract_checks import ContractChecksOutcome, ContractChecksRequest
 from deploy.stack import LocalStack
 from runtime.schedules import CONTRACT_CHECKS_SCHEDULE_ID
@@ -41,16 +43,22 @@ async def test_a_broken_vendor_shows_on_ops_and_in_metrics_then_passes(
         broken = await check_now(temporal, local_stack)
     finally:
         await stack.sandbox.delete("/_sandbox/faults")
+    roles = suite_roles()
+    assert [r.role for r in broken.roles] == roles and len(roles) >= 5
     [payments] = [r for r in broken.roles if r.role == "payments"]
     assert payments.adapter == "sandbox" and {"authorize", "idempotency.authorize"} <= set(payments.failing)
+    assert {r.role: r.failing for r in broken.roles if r.role != "payments"} == {
+        role: [] for role in roles if role != "payments"}
     page = await ops_page(stack)
     assert 'data-contract="payments">failing<' in page and "idempotency.authorize: " in page
     assert value(await scrape(local_stack), "o2c_contract_check_failures",
                  vendor="payments", adapter="sandbox") == len(payments.failing)
 
     healthy = await check_now(temporal, local_stack)
-    assert [(r.role, r.failing) for r in healthy.roles] == [("payments", [])]
-    assert 'data-contract="payments">passing<' in await ops_page(stack)
+    assert [(r.role, r.failing, r.checks > 0) for r in healthy.roles] == [(role, [], True) for role in roles]
+    page = await ops_page(stack)
     samples = await scrape(local_stack)
-    assert value(samples, "o2c_contract_check_failures", vendor="payments", adapter="sandbox") == 0
-    assert value(samples, "o2c_contract_check_last_run_timestamp_seconds", vendor="payments", adapter="sandbox") > 0
+    for role in roles:
+        assert f'data-contract="{role}">passing<' in page
+        assert value(samples, "o2c_contract_check_failures", vendor=role, adapter="sandbox") == 0
+        assert value(samples, "o2c_contract_check_last_run_timestamp_seconds", vendor=role, adapter="sandbox") > 0
