@@ -87,7 +87,7 @@ async def test_authorize_capture_per_shipment_release_and_void(
     assert (await env.run(acts.release_authorization_share, share)).detail == "released 1500"
     # A retry after a lost answer finds its tag on the intent: nothing released twice.
     assert "before" in (await env.run(acts.release_authorization_share, share)).detail
-    voided = await env.run(acts.void_authorizations, payments.OrderCall(**ref("O-S1")))
+    voided = await env.run(acts.void_authorizations, payments.VoidAuthorizations(**ref("O-S1")))
     assert voided.acted and intent in voided.detail
     entries = [(e["action"], e["amount"], e["reference"], e["idempotency_key"], e["correlation_id"])
                for e in await api.ledger(order_id="O-S1")]
