@@ -3,20 +3,24 @@
 import asyncio
 import itertools
 import json
+import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from standardwebhooks import Webhook
 
 from deploy.stack import LocalStack, free_ports
 from runtime.settings import DEV_FULFILLMENT_WEBHOOK_SECRET, Settings
+from tools.scratch_database import scratch_database
 
 SHORT_AUTH_S = 2.0
 
@@ -260,3 +264,27 @@ class Stack:
         await self.release_hold(body["order_id"])
         await self.wait_status(body["order_id"], "needs_attention")
         return body
+
+
+@contextmanager
+def _store(prefix: str) -> Iterator[str | None]:
+    """O2C_E2E_STORE=postgres (CI) runs a stack on a fresh PostgreSQL database at O2C_TEST_DATABASE_URL's
+    server; otherwise the stack keeps the store in SQLite, as `o2c run` does."""
+    choice = os.environ.get("O2C_E2E_STORE", "sqlite")
+    if choice == "sqlite":
+        yield None
+        return
+    if choice != "postgres":
+        raise ValueError(f"O2C_E2E_STORE must be sqlite or postgres, not {choice!r}")
+    server = os.environ.get("O2C_TEST_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    with scratch_database(server, prefix) as url:
+        yield url
+
+
+@contextmanager
+def stack_with(tmp_path_factory: pytest.TempPathFactory, prefix: str, **env: str) -> Iterator[LocalStack]:
+    """A test stack with `env` on top of TEST_ENV, on a store of its own (named after `prefix` on PostgreSQL)."""
+    with _store(prefix) as store_url, make_stack(
+        tmp_path_factory.mktemp(prefix), **env, **({"O2C_DATABASE_URL": store_url} if store_url else {})
+    ) as stack:
+        yield stack

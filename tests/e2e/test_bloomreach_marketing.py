@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from e2e_support import Stack, make_stack, order
+from e2e_support import Stack, order, stack_with
 from sqlalchemy import select
 from webhook_support import ADMIN
 
@@ -30,9 +30,8 @@ AUTH = {"Authorization": DEV_LOYALTY_WEBHOOK_AUTHORIZATION}
 
 
 @pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory, store_url: str | None) -> Iterator[LocalStack]:
-    env = {"O2C_MARKETING_ADAPTER": "bloomreach", **({"O2C_DATABASE_URL": store_url} if store_url else {})}
-    with make_stack(tmp_path_factory.mktemp("bloomreach-stack"), **env) as running:
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with stack_with(tmp_path_factory, "o2c_e2e_bloomreach", O2C_MARKETING_ADAPTER="bloomreach") as running:
         yield running
 
 
