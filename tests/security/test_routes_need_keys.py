@@ -20,8 +20,9 @@ from api.app import create_app
 from runtime.settings import DEV_API_KEYS, Settings
 
 # No API key, by design: probes, the API's Prometheus figures (counts by route, nothing of an order), the
-# API's own documentation, and the fulfilment webhook, which is authenticated by its Standard Webhooks
-# signature instead (tests/security/test_webhook_and_logs.py).
+# API's own documentation, the fulfilment webhook, which is authenticated by its Standard Webhooks
+# signature instead (tests/security/test_webhook_and_logs.py), and the loyalty engine's webhook, authenticated
+# by its configured Authorization header (tests/api/test_loyalty_webhook.py).
 PUBLIC = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
@@ -31,7 +32,10 @@ PUBLIC = {
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
     ("POST", "/v1/webhooks/fulfillment"),
+    ("POST", "/v1/webhooks/loyalty"),
 }
+SIGNED = {("POST", "/v1/webhooks/fulfillment"), ("POST", "/v1/webhooks/loyalty")}
+"""Public, but refused (401) without their own credentials."""
 ORDERS_CANCEL = {"orders:cancel", "orders:write", "orders:support"}
 # Route -> the scopes of which a key needs one.
 SCOPES: dict[tuple[str, str], set[str]] = {
@@ -174,7 +178,7 @@ async def test_each_listed_scope_gets_past_the_check(app: FastAPI, method: str, 
         assert response.status_code not in (401, 403), f"{method} {path} with {scope}: {response.text}"
 
 
-@pytest.mark.parametrize(("method", "path"), sorted(PUBLIC - {("POST", "/v1/webhooks/fulfillment")}))
+@pytest.mark.parametrize(("method", "path"), sorted(PUBLIC - SIGNED))
 async def test_public_routes_need_no_key(app: FastAPI, method: str, path: str) -> None:
     response = await request(app, method, path, None)
     assert response.status_code not in (401, 403), response.text

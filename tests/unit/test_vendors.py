@@ -61,9 +61,10 @@ def test_an_unknown_role_is_refused(settings: Settings) -> None:
         adapter("crm", VendorClient(settings), settings)
 
 
-def test_the_marketing_adapter_is_the_senders_tracker(settings: Settings) -> None:
+async def test_the_marketing_adapter_is_the_senders_tracker(settings: Settings) -> None:
     assert marketing_tracker(settings) is None  # webhooks: subscribers get signed webhooks only
-    bloomreach = settings.model_copy(update={"marketing_adapter": "bloomreach"})
-    assert type(marketing_tracker(bloomreach)) is BloomreachMarketing
+    tracker = marketing_tracker(settings.model_copy(update={"marketing_adapter": "bloomreach"}))
+    assert type(tracker) is BloomreachMarketing
+    await tracker.aclose()
     with pytest.raises(UnknownAdapter, match="O2C_MARKETING_ADAPTER='mailchimp'"):
         marketing_tracker(settings.model_copy(update={"marketing_adapter": "mailchimp"}))
