@@ -42,7 +42,7 @@ from deploy.marketing import ensure_marketing_webhook
 from deploy.stack import LocalStack
 from runtime.settings import DEV_API_KEYS, DEV_FULFILLMENT_WEBHOOK_SECRET, Settings
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e, pytest.mark.serial]
 
 FUZZ_KEY = "fuzz-every-scope-key-of-at-least-32-chars"
 AUTH = {"Authorization": f"Bearer {FUZZ_KEY}"}

@@ -16,7 +16,7 @@ import pytest
 from deploy.cli import main
 from tools.bench_report import percentile
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e, pytest.mark.serial]
 
 ORDERS, CONCURRENCY, SINGLE, BASELINE, WAITING = 50, 10, 3, 20, 4
 # Issue 11's targets that do not depend on the machine's speed.
